@@ -1,0 +1,253 @@
+"""The one base stream for offset-paginated JSON REST APIs.
+
+A stream of a tap built on this kit is declarative::
+
+    class TasksStream(CRMStream):
+        name = "tasks"
+        path = "/v1/tasks"
+        page_size = 20          # None: the API does not paginate this resource, one request
+
+while the tap's own base class says what is true of the whole API: ``data_selector``,
+``offset_param``, ``size_param``, ``auth_header`` and ``auth_prefix``, and ``schema``.
+"""
+
+from __future__ import annotations
+
+import logging
+import typing as t
+from functools import cached_property
+from http import HTTPStatus
+
+import orjson
+import requests
+from singer_sdk.authenticators import APIKeyAuthenticator
+from singer_sdk.streams import RESTStream
+
+from tapkit.errors import (
+    PaginationError,
+    ResponseError,
+    RetriableResponseError,
+    RetriesExhaustedError,
+    excerpt,
+    redact,
+    redact_url,
+)
+from tapkit.pagination import OffsetPaginator
+from tapkit.retry import RetryPolicy
+
+if t.TYPE_CHECKING:
+    from backoff.types import Details
+    from singer_sdk.helpers.types import Context
+
+DEFAULT_REQUEST_TIMEOUT = 60.0
+
+
+class OffsetStream(RESTStream[int]):
+    """GET a JSON resource page by page, records under a top-level data selector key."""
+
+    primary_keys: t.ClassVar[list[str]] = ["id"]  # type: ignore[misc]
+    replication_key = None
+
+    # Per API (set on the tap's base stream):
+    data_selector: t.ClassVar[str] = "data"
+    offset_param: t.ClassVar[str] = "offset"
+    size_param: t.ClassVar[str | None] = "limit"
+    auth_header: t.ClassVar[str] = "Authorization"
+    auth_prefix: t.ClassVar[str] = ""
+    # Per resource: the document's page size; None when the document does not paginate it.
+    page_size: t.ClassVar[int | None] = None
+
+    # -- configuration -------------------------------------------------------------------
+
+    @property
+    def url_base(self) -> str:
+        return str(self.config.get("base_url") or self._tap.default_base_url).rstrip("/")  # type: ignore[attr-defined]
+
+    @cached_property
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            max_retries=int(self.config.get("max_retries", 3)),
+            backoff_factor=float(self.config.get("backoff_factor", 2)),
+        )
+
+    @property
+    def timeout(self) -> float:  # type: ignore[override]
+        return float(self.config.get("request_timeout") or DEFAULT_REQUEST_TIMEOUT)
+
+    @cached_property
+    def user_agent(self) -> str:
+        return str(self.config.get("user_agent") or f"{self._tap.name}/{self._tap.plugin_version}")
+
+    @cached_property
+    def authenticator(self) -> APIKeyAuthenticator:
+        return APIKeyAuthenticator(
+            key=self.auth_header, value=f"{self.auth_prefix}{self.config['api_key']}", location="header"
+        )
+
+    @property
+    def _secrets(self) -> tuple[str | None, ...]:
+        return (self.config.get("api_key"),)
+
+    # -- one page --------------------------------------------------------------------------
+
+    def page_params(self, offset: int | None) -> dict[str, int]:
+        if offset is None or self.page_size is None:
+            return {}
+        params = {self.offset_param: offset}
+        if self.size_param:
+            params[self.size_param] = self.page_size
+        return params
+
+    @cached_property
+    def _send(self) -> t.Callable[[requests.PreparedRequest, Context | None], requests.Response]:
+        return self.request_decorator(self._request)
+
+    def fetch_page(self, context: Context | None, offset: int | None) -> list[dict]:
+        """One GET with the retry policy applied; the records under the data selector."""
+        prepared = self.build_prepared_request(
+            method="GET",
+            url=self.get_url(context),
+            params=self.page_params(offset),
+            headers=self.http_headers,
+        )
+        try:
+            response = self._send(prepared, context)
+        except RetriableResponseError as exc:
+            assert exc.response is not None
+            raise RetriesExhaustedError(
+                f"{self._describe(prepared)} failed after {self.retry_policy.max_attempts} attempts: "
+                f"{self._status_text(exc.response)}"
+            ) from None
+        except (requests.exceptions.RequestException, ConnectionResetError) as exc:
+            raise RetriesExhaustedError(
+                f"{self._describe(prepared)} failed after {self.retry_policy.max_attempts} attempts: "
+                f"{type(exc).__name__}: {redact(str(exc), self._secrets)}"
+            ) from None
+        return self.extract_records(response)
+
+    def extract_records(self, response: requests.Response) -> list[dict]:
+        """The records of a response, or a clear error: never a silent zero."""
+        where = self._describe(response.request)
+        try:
+            body = orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            kind = response.headers.get("Content-Type", "no content type")
+            raise ResponseError(
+                f"{where}: the response is not JSON ({kind}): {excerpt(response.text, self._secrets)}"
+            ) from None
+        if not isinstance(body, dict) or self.data_selector not in body:
+            found = sorted(body)[:10] if isinstance(body, dict) else type(body).__name__
+            raise ResponseError(
+                f"{where}: the response has no '{self.data_selector}' key holding the records "
+                f"(found {found}): {excerpt(response.text, self._secrets)}"
+            )
+        records = body[self.data_selector]
+        if not isinstance(records, list):
+            raise ResponseError(
+                f"{where}: '{self.data_selector}' holds {type(records).__name__}, not a list of records"
+            )
+        for record in records:
+            if not isinstance(record, dict) or any(key not in record for key in self.primary_keys):
+                raise ResponseError(
+                    f"{where}: a record is not an object with primary key {self.primary_keys}: "
+                    f"{excerpt(orjson.dumps(record).decode(), self._secrets)}"
+                )
+        return records
+
+    # -- status handling (called by the SDK's request loop) -------------------------------
+
+    def validate_response(self, response: requests.Response) -> None:
+        status = response.status_code
+        if self.retry_policy.is_retriable(status):
+            raise RetriableResponseError(self._status_text(response), response)
+        if status >= HTTPStatus.BAD_REQUEST:
+            hint = ""
+            if status in (HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN):
+                hint = " Check the api_key setting: the API refused it."
+            raise ResponseError(f"{self._describe(response.request)}: {self._status_text(response)}.{hint}")
+
+    def _status_text(self, response: requests.Response) -> str:
+        return f"HTTP {response.status_code} {response.reason or ''}".rstrip() + (
+            f": {excerpt(response.text, self._secrets)}"
+        )
+
+    def _describe(self, request: requests.PreparedRequest | None) -> str:
+        if request is None:
+            return f"stream '{self.name}'"
+        return f"stream '{self.name}': {request.method} {redact_url(request.url or '', self._secrets)}"
+
+    # -- retries ------------------------------------------------------------------------------
+
+    def backoff_max_tries(self) -> int:
+        return self.retry_policy.max_attempts
+
+    def backoff_wait_generator(self) -> t.Generator[float, t.Any, None]:  # type: ignore[override]
+        """backoff sends each failure in; the wait honours Retry-After where the server gives one."""
+        retry = 0
+        exc = yield  # type: ignore[misc]
+        while True:
+            retry += 1
+            response = getattr(exc, "response", None)
+            retry_after = response.headers.get("Retry-After") if response is not None else None
+            exc = yield self.retry_policy.wait(retry, retry_after)
+
+    def backoff_jitter(self, value: float) -> float:
+        return self.retry_policy.jitter(value)
+
+    def backoff_handler(self, details: Details) -> None:
+        exc = details.get("exception")
+        response = getattr(exc, "response", None)
+        if response is not None:
+            why = f"HTTP {response.status_code}"
+            request = response.request
+        else:
+            why = f"{type(exc).__name__}"
+            request = details["args"][0] if details.get("args") else None
+        self.logger.warning(
+            "%s: %s; retry %d of %d in %.1f s",
+            self._describe(request),
+            why,
+            details["tries"],
+            self.retry_policy.max_retries,
+            details.get("wait", 0.0),
+        )
+
+    # -- the page loop ------------------------------------------------------------------------
+
+    def request_records(self, context: Context | None) -> t.Iterable[dict]:
+        with self.get_http_request_counter() as request_counter:
+            request_counter.with_context(context)
+            if self.page_size is None:
+                records = self.fetch_page(context, None)
+                request_counter.increment()
+                yield from records
+                return
+            paginator = OffsetPaginator(self.page_size)
+            previous_first: t.Any = None
+            while not paginator.finished:
+                records = self.fetch_page(context, paginator.offset)
+                request_counter.increment()
+                if records:
+                    first = tuple(records[0][key] for key in self.primary_keys)
+                    if paginator.pages and first == previous_first:
+                        raise PaginationError(
+                            f"stream '{self.name}': the page at {self.offset_param}={paginator.offset} "
+                            f"starts with the same record as the page before it: the API ignores the "
+                            f"'{self.offset_param}' parameter, so paging would never end."
+                        )
+                    previous_first = first
+                yield from records
+                paginator.advance(len(records))
+            self.logger.info(
+                "stream '%s': %d records in %d pages", self.name, paginator.offset, paginator.pages
+            )
+
+    # RESTStream wants these; the page loop above does not use them.
+    def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
+        yield from self.extract_records(response)
+
+    def get_new_paginator(self) -> None:
+        return None
+
+
+logging.getLogger("backoff").setLevel(logging.CRITICAL)  # our backoff_handler says it better
