@@ -1,0 +1,138 @@
+"""Record storage: pre-serialized bytes per record, pages built by joining byte slices.
+
+A record is a pure function of (api, resource, seed, key). For speed with ``--records 1_000_000`` each
+resource keeps a pool of seeded *variants*, each serialized once into a template with a hole for the id; a
+record is ``template_before + id + template_after`` for the variant its key hashes to. Records are rendered
+lazily (on first read) and cached, so start-up is instant and memory grows only with what is read.
+
+Integer keys start at 10 and step by 10; churn inserts keys in the gaps (never a multiple of 10), so the
+original ("stable") keys are exactly the multiples of 10 still present.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+from functools import lru_cache
+from typing import Any
+
+from .apis import APIS, ApiDef, ResourceDef
+from .fields import ID_STEP, ID_WIDTH
+
+POOL_SIZE = 509
+_SENTINEL = "\x00@@ID@@\x00"
+
+
+@lru_cache(maxsize=256)
+def _templates(api_name: str, res_name: str, seed: int) -> tuple[tuple[bytes, bytes], ...]:
+    res = APIS[api_name].resource(res_name)
+    rng = random.Random(f"{api_name}/{res_name}/{seed}")
+    out = []
+    for _ in range(POOL_SIZE):
+        ctx: dict[str, Any] = {}
+        rec: dict[str, Any] = {"id": _SENTINEL}
+        for fld in res.fields:
+            rec[fld.name] = fld.gen(rng, ctx)
+        text = json.dumps(rec, ensure_ascii=False, separators=(",", ":"))
+        before, after = text.split(json.dumps(_SENTINEL), 1)
+        out.append((before.encode(), after.encode()))
+    return tuple(out)
+
+
+class ResourceStore:
+    """The current records of one resource, in ascending id order."""
+
+    def __init__(self, api: ApiDef, res: ResourceDef, seed: int, count: int, selector: str) -> None:
+        self.api = api
+        self.res = res
+        self.seed = seed
+        self.lock = threading.Lock()
+        self.keys: list[int] = list(range(ID_STEP, ID_STEP * (count + 1), ID_STEP))
+        self.blobs: list[bytes | None] = [None] * count
+        self._pending = count  # number of None entries in blobs
+        self._salt = random.Random(f"salt/{api.name}/{res.name}/{seed}").randrange(1 << 30)
+        self._prefix = f'{{"{selector}":['.encode()
+        self._id_prefix = None if res.id_prefix is None else f'"{res.id_prefix}_'.encode()
+        self._tpl: tuple[tuple[bytes, bytes], ...] | None = None
+
+    # -- rendering --------------------------------------------------------------------------------------
+
+    def format_id(self, key: int) -> int | str:
+        if self.res.id_prefix is None:
+            return key
+        return f"{self.res.id_prefix}_{key:0{ID_WIDTH}d}"
+
+    def _render(self, key: int) -> bytes:
+        tpl = self._tpl
+        if tpl is None:
+            tpl = self._tpl = _templates(self.api.name, self.res.name, self.seed)
+        before, after = tpl[(((key * 2654435761) >> 5) ^ self._salt) % POOL_SIZE]
+        if self._id_prefix is None:
+            return b"%s%d%s" % (before, key, after)
+        return b'%s%s%09d"%s' % (before, self._id_prefix, key, after)
+
+    def _fill(self, start: int, end: int) -> None:
+        blobs, keys, render = self.blobs, self.keys, self._render
+        for i in range(start, end):
+            if blobs[i] is None:
+                blobs[i] = render(keys[i])
+                self._pending -= 1
+
+    # -- reading ----------------------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def page(self, offset: int, limit: int | None) -> tuple[bytes, int]:
+        """The JSON body of the page starting at ``offset`` (all records when ``limit`` is None)."""
+        with self.lock:
+            end = len(self.keys) if limit is None else min(offset + limit, len(self.keys))
+            if offset >= end:
+                return self._prefix + b"]}", 0
+            if self._pending:
+                self._fill(offset, end)
+            chunk = self.blobs[offset:end]
+        return b"".join((self._prefix, b",".join(chunk), b"]}")), end - offset  # type: ignore[arg-type]
+
+    def ids(self, stable: bool = False) -> list[Any]:
+        with self.lock:
+            keys = [k for k in self.keys if k % ID_STEP == 0] if stable else list(self.keys)
+        if self.res.id_prefix is None:
+            return keys
+        return [self.format_id(k) for k in keys]
+
+    def records(self) -> list[dict[str, Any]]:
+        body, _ = self.page(0, None)
+        data: list[dict[str, Any]] = next(iter(json.loads(body).values()))
+        return data
+
+    # -- churn ------------------------------------------------------------------------------------------
+
+    def churn(self, rng: random.Random, max_changes: int = 3) -> tuple[list[Any], list[Any]]:
+        """Delete 1..max_changes random records and insert 1..max_changes new ones in id gaps."""
+        deleted: list[int] = []
+        inserted: list[int] = []
+        with self.lock:
+            keys = self.keys
+            for _ in range(rng.randint(1, max_changes)):
+                if len(keys) <= 1:
+                    break
+                i = rng.randrange(len(keys))
+                deleted.append(keys.pop(i))
+                if self.blobs.pop(i) is None:
+                    self._pending -= 1
+            for _ in range(rng.randint(1, max_changes)):
+                for _attempt in range(20):
+                    i = rng.randint(0, len(keys))
+                    lo = keys[i - 1] if i > 0 else 0
+                    hi = keys[i] if i < len(keys) else (keys[-1] if keys else 0) + ID_STEP
+                    candidates = [k for k in range(lo + 1, hi) if k % ID_STEP]
+                    if candidates:
+                        key = rng.choice(candidates)
+                        keys.insert(i, key)
+                        self.blobs.insert(i, None)
+                        self._pending += 1
+                        inserted.append(key)
+                        break
+        return [self.format_id(k) for k in deleted], [self.format_id(k) for k in inserted]
