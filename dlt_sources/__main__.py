@@ -1,0 +1,167 @@
+"""Runner: ``python -m dlt_sources <crm|projects|leads> [options]`` (run from the repository root,
+where ``.dlt/`` lives).
+
+Loads one API into DuckDB (``output/dlt_<api>.duckdb``) or PostgreSQL, prints progress and the rows
+per table, and on failure prints one line naming the cause and exits non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from dlt.common.configuration.exceptions import ConfigFieldMissingException
+from requests import HTTPError
+from requests.exceptions import ConnectionError, Timeout
+
+from dlt_sources import SOURCES
+from dlt_sources._rest import RETRY_STATUSES, EnvelopeError, OffsetIgnoredError
+from dlt_sources.pipeline import default_duckdb_file, load, make_pipeline
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m dlt_sources",
+        description="Load one API with its dlt rest_api source (merge on id).",
+    )
+    parser.add_argument("api", choices=sorted(SOURCES), help="which API to load")
+    parser.add_argument("--destination", choices=("duckdb", "postgres"), default="duckdb")
+    parser.add_argument(
+        "--duckdb-file",
+        type=Path,
+        help="DuckDB database file (default: output/dlt_<api>.duckdb)",
+    )
+    parser.add_argument(
+        "--base-url",
+        help="API root, e.g. a sandbox's URL (default: sources.<api>.base_url, else the document's URL)",
+    )
+    parser.add_argument("--dataset", help="dataset (schema) name (default: the API name)")
+    parser.add_argument("--pipeline-name", help="dlt pipeline name (default: dlt_<api>)")
+    parser.add_argument(
+        "--pipelines-dir",
+        type=Path,
+        help="where dlt keeps pipeline state and load packages (default: output/dlt_pipelines)",
+    )
+    parser.add_argument(
+        "--api-key",
+        help="API key; prefer SOURCES__<API>__API_KEY or .dlt/secrets.toml (a flag shows in `ps`)",
+    )
+    parser.add_argument(
+        "--backoff-factor",
+        type=float,
+        help="exponential backoff factor between retries in seconds (default 2, the documents')",
+    )
+    parser.add_argument(
+        "--max-attempts",
+        type=int,
+        help="attempts per request, first try included (default 4: 3 retries, the documents')",
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="print only the final table")
+    return parser.parse_args(argv)
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """The exception and everything it wraps (cause, context, dlt's ``.exception``)."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop(0)
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        todo.extend([getattr(current, "exception", None), current.__cause__, current.__context__])
+
+
+def describe_error(exc: BaseException, api: str) -> str:
+    """One line saying what went wrong, without a traceback."""
+    chain = list(_chain(exc))
+    resource = next(
+        (getattr(e, "resource_name", None) for e in chain if getattr(e, "resource_name", None)), None
+    )
+    where = f"resource {resource!r}: " if resource else ""
+    message: str | None = None
+    for e in chain:
+        if isinstance(e, EnvelopeError | OffsetIgnoredError):
+            message = str(e)
+            where = ""  # the message names the resource itself
+            break
+        if isinstance(e, ConfigFieldMissingException):
+            message = (
+                f"no API key for {api}: set SOURCES__{api.upper()}__API_KEY, or api_key under "
+                f"[sources.{api}] in .dlt/secrets.toml (see .dlt/secrets.toml.example)"
+            )
+            break
+        if isinstance(e, HTTPError) and e.response is not None:
+            status = e.response.status_code
+            retried = "after all retries" if status in RETRY_STATUSES else "(not retried)"
+            from dlt.sources.helpers.rest_client.redaction import sanitize_url
+
+            message = f"HTTP {status} from {sanitize_url(e.response.url)} {retried}"
+            break
+        if isinstance(e, ConnectionError | Timeout):
+            message = f"cannot reach the API: {e}"
+            break
+    if message is None:
+        innermost = chain[-1]
+        message = f"{type(innermost).__name__}: {innermost}"
+    return " ".join(f"error: {where}{message}".split())
+
+
+def print_rows(loaded: dict[str, int], counts: dict[str, int]) -> None:
+    width = max([len("table"), *map(len, counts)])
+    print(f"{'table':<{width}}  {'this run':>9}  {'in dataset':>10}")
+    for table, count in counts.items():
+        print(f"{table:<{width}}  {loaded.get(table, 0):>9}  {count:>10}")
+
+
+def run(args: argparse.Namespace) -> None:
+    source_kwargs: dict[str, Any] = {}
+    if args.api_key:
+        source_kwargs["api_key"] = args.api_key
+    if args.base_url:
+        source_kwargs["base_url"] = args.base_url
+    if args.backoff_factor is not None:
+        source_kwargs["backoff_factor"] = args.backoff_factor
+    if args.max_attempts is not None:
+        source_kwargs["max_attempts"] = args.max_attempts
+    pipeline = make_pipeline(
+        args.api,
+        destination=args.destination,
+        duckdb_file=args.duckdb_file,
+        dataset=args.dataset,
+        pipeline_name=args.pipeline_name,
+        pipelines_dir=args.pipelines_dir,
+    )
+    if not args.quiet:
+        where = args.duckdb_file or default_duckdb_file(args.api)
+        print(f"dlt {args.api} -> {where if args.destination == 'duckdb' else 'postgres'}")
+    result = load(args.api, pipeline, progress=None if args.quiet else print, **source_kwargs)
+    print_rows(result.rows_loaded, result.table_counts())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    # No phoning home from a loader pointed at local sandboxes, unless the user asked for it.
+    os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+    logging.basicConfig(format="  %(name)s: %(message)s", level=logging.WARNING, stream=sys.stderr)
+    if args.quiet:
+        logging.getLogger("dlt_sources").setLevel(logging.ERROR)
+    try:
+        run(args)
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        print(describe_error(exc, args.api), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
