@@ -20,9 +20,14 @@ from http import HTTPStatus
 
 import orjson
 import requests
+import requests.adapters
 from singer_sdk.authenticators import APIKeyAuthenticator
+from singer_sdk.helpers._util import utc_now
+from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.streams import RESTStream
 
+from tapkit.conform import compile_conformer
 from tapkit.errors import (
     PaginationError,
     ResponseError,
@@ -32,20 +37,26 @@ from tapkit.errors import (
     redact,
     redact_url,
 )
+from tapkit.fetcher import pages_in_order
 from tapkit.pagination import OffsetPaginator
 from tapkit.retry import RetryPolicy
+from tapkit.writer import FastSingerWriter, _default, dumps_line, write_bytes
 
 if t.TYPE_CHECKING:
     from backoff.types import Details
     from singer_sdk.helpers.types import Context
 
+    from tapkit.tap import RestTap
+
 DEFAULT_REQUEST_TIMEOUT = 60.0
+# Key of a stream's state that says where an interrupted full-table sync got to.
+RESUME_KEY = "resume"
 
 
 class OffsetStream(RESTStream[int]):
     """GET a JSON resource page by page, records under a top-level data selector key."""
 
-    primary_keys: t.ClassVar[list[str]] = ["id"]  # type: ignore[misc]
+    primary_keys: t.ClassVar[list[str]] = ["id"]
     replication_key = None
 
     # Per API (set on the tap's base stream):
@@ -61,7 +72,7 @@ class OffsetStream(RESTStream[int]):
 
     @property
     def url_base(self) -> str:
-        return str(self.config.get("base_url") or self._tap.default_base_url).rstrip("/")  # type: ignore[attr-defined]
+        return str(self.config.get("base_url") or self.rest_tap.default_base_url).rstrip("/")
 
     @cached_property
     def retry_policy(self) -> RetryPolicy:
@@ -97,6 +108,31 @@ class OffsetStream(RESTStream[int]):
         if self.size_param:
             params[self.size_param] = self.page_size
         return params
+
+    @property
+    def rest_tap(self) -> RestTap:
+        return t.cast("RestTap", self._tap)
+
+    @cached_property
+    def requests_session(self) -> requests.Session:
+        """One keep-alive session per stream, with a connection for every page in flight."""
+        session = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(
+            pool_connections=1, pool_maxsize=self.rest_tap.request_gate.max_concurrency + 2
+        )
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        return session
+
+    def _request(
+        self, prepared_request: requests.PreparedRequest, context: Context | None
+    ) -> requests.Response:
+        """One attempt: wait for the tap's rate limit or 429 pause, then the SDK's send and checks."""
+        gate = self.rest_tap.request_gate
+        gate.wait_turn()
+        response = super()._request(prepared_request, context)
+        gate.succeeded()
+        return response
 
     @cached_property
     def _send(self) -> t.Callable[[requests.PreparedRequest, Context | None], requests.Response]:
@@ -181,7 +217,7 @@ class OffsetStream(RESTStream[int]):
     def backoff_max_tries(self) -> int:
         return self.retry_policy.max_attempts
 
-    def backoff_wait_generator(self) -> t.Generator[float, t.Any, None]:  # type: ignore[override]
+    def backoff_wait_generator(self) -> t.Generator[float, t.Any, None]:
         """backoff sends each failure in; the wait honours Retry-After where the server gives one."""
         retry = 0
         exc = yield  # type: ignore[misc]
@@ -203,6 +239,8 @@ class OffsetStream(RESTStream[int]):
         else:
             why = f"{type(exc).__name__}"
             request = details["args"][0] if details.get("args") else None
+        if response is not None and response.status_code == HTTPStatus.TOO_MANY_REQUESTS:
+            self.rest_tap.request_gate.throttled(details.get("wait", 0.0))
         self.logger.warning(
             "%s: %s; retry %d of %d in %.1f s",
             self._describe(request),
@@ -214,33 +252,130 @@ class OffsetStream(RESTStream[int]):
 
     # -- the page loop ------------------------------------------------------------------------
 
-    def request_records(self, context: Context | None) -> t.Iterable[dict]:
+    @property
+    def resume_offset(self) -> int:
+        """Where a previous, interrupted run of this stream got to (0 for a full refresh)."""
+        offset = (self.stream_state.get(RESUME_KEY) or {}).get("offset", 0)
+        return offset if isinstance(offset, int) and offset > 0 else 0
+
+    def iter_pages(self, context: Context | None) -> t.Iterator[tuple[int | None, list[dict]]]:
+        """``(offset, records)`` for every page of the stream, in order; offset None if unpaginated."""
         with self.get_http_request_counter() as request_counter:
             request_counter.with_context(context)
             if self.page_size is None:
                 records = self.fetch_page(context, None)
                 request_counter.increment()
-                yield from records
+                yield None, records
                 return
-            paginator = OffsetPaginator(self.page_size)
+            start = self.resume_offset
+            if start:
+                self.logger.info("stream '%s': resuming at %s=%d", self.name, self.offset_param, start)
+            paginator = OffsetPaginator(self.page_size, start=start)
             previous_first: t.Any = None
-            while not paginator.finished:
-                records = self.fetch_page(context, paginator.offset)
+            for offset, records in pages_in_order(
+                lambda offset: self.fetch_page(context, offset), paginator, self.rest_tap.request_gate
+            ):
                 request_counter.increment()
                 if records:
                     first = tuple(records[0][key] for key in self.primary_keys)
-                    if paginator.pages and first == previous_first:
+                    if offset != start and first == previous_first:
                         raise PaginationError(
-                            f"stream '{self.name}': the page at {self.offset_param}={paginator.offset} "
+                            f"stream '{self.name}': the page at {self.offset_param}={offset} "
                             f"starts with the same record as the page before it: the API ignores the "
                             f"'{self.offset_param}' parameter, so paging would never end."
                         )
                     previous_first = first
-                yield from records
-                paginator.advance(len(records))
+                yield offset, records
             self.logger.info(
-                "stream '%s': %d records in %d pages", self.name, paginator.offset, paginator.pages
+                "stream '%s': %d records in %d pages", self.name, paginator.offset - start, paginator.pages
             )
+
+    def _page_written(self, offset: int | None, count: int) -> None:
+        """Every record of the page at ``offset`` is out: a rerun may start after it."""
+        if offset is None:
+            return
+        self.stream_state[RESUME_KEY] = {"offset": offset + count}
+        self._write_state_message()
+
+    def _stream_done(self) -> None:
+        self.stream_state.pop(RESUME_KEY, None)
+
+    def request_records(self, context: Context | None) -> t.Iterable[dict]:
+        """The SDK's per-record path (stream maps, flattening, dry runs): state after each page."""
+        for offset, records in self.iter_pages(context):
+            yield from records
+            # The SDK writes each record before asking for the next, so the page is out now.
+            self._page_written(offset, len(records))
+        self._stream_done()
+
+    # -- the fast path -----------------------------------------------------------------------
+
+    def _fast_path_applies(self) -> bool:
+        maps = self.stream_maps
+        return (
+            isinstance(self._tap.message_writer, FastSingerWriter)
+            and len(maps) == 1
+            and type(maps[0]) is SameRecordTransform
+            and not maps[0].flattening_enabled
+            and not self.child_streams
+            and self.TYPE_CONFORMANCE_LEVEL == TypeConformanceLevel.RECURSIVE
+            and self._deselected_paths() is not None
+        )
+
+    def _deselected_paths(self) -> frozenset[str] | None:
+        """Top-level properties the catalog deselects; None if a nested one is (the SDK path handles it)."""
+        deselected = set()
+        for breadcrumb, selected in self.mask.items():
+            if selected or not breadcrumb:
+                continue
+            if len(breadcrumb) != 2:
+                return None
+            deselected.add(breadcrumb[1])
+        return frozenset(deselected)
+
+    def _sync_records(
+        self, context: Context | None = None, *, write_messages: bool = True
+    ) -> t.Generator[dict, t.Any, t.Any]:
+        if not (write_messages and self.selected and self._fast_path_applies()):
+            yield from super()._sync_records(context, write_messages=write_messages)
+            return
+        deselected = self._deselected_paths() or frozenset()
+        conform = compile_conformer(self.effective_schema)
+        head = dumps_line({"type": "RECORD", "stream": self.stream_maps[0].stream_alias})[:-2] + b',"record":'
+        warned: set[str] = set()
+        with self.get_record_counter() as record_counter, self.get_sync_timer():
+            record_counter.with_context(context)
+            for offset, records in self.iter_pages(context):
+                if not records:
+                    continue
+                extra: dict[str, t.Any] = {"time_extracted": utc_now()}
+                if self._stream_version is not None:
+                    extra = {"version": self._stream_version, **extra}
+                tail = dumps_line(extra)
+                tail = b"," + tail[1:]
+                unmapped: list[str] = []
+                lines = []
+                for record in records:
+                    if deselected:
+                        record = {k: v for k, v in record.items() if k not in deselected}
+                    if conform is not None:
+                        record = conform(record, unmapped, None)
+                    lines.append(head + orjson.dumps(record, default=_default) + tail)
+                write_bytes(b"".join(lines))
+                self.state_manager.is_flushed = False
+                record_counter.increment(len(records))
+                if unmapped and not warned.issuperset(unmapped):
+                    warned.update(unmapped)
+                    self.logger.warning(
+                        "Properties %s were present in the '%s' stream but not found in catalog schema. "
+                        "Ignoring.",
+                        tuple(dict.fromkeys(unmapped)),
+                        self.name,
+                    )
+                self._page_written(offset, len(records))
+        self._stream_done()
+        self._finalize_state(self.stream_state)
+        self._write_state_message()
 
     # RESTStream wants these; the page loop above does not use them.
     def parse_response(self, response: requests.Response) -> t.Iterable[dict]:

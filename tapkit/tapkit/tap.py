@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import typing as t
+from functools import cached_property
 from urllib.parse import urlsplit
 
 from jsonschema import Draft7Validator
@@ -11,6 +12,8 @@ from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError
 
 from tapkit.errors import ConfigError, TapkitError
+from tapkit.fetcher import RequestGate
+from tapkit.writer import FastSingerWriter
 
 if t.TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
@@ -60,6 +63,21 @@ def settings_schema(default_base_url: str) -> dict[str, t.Any]:
                 "title": "Request timeout",
                 "description": "Seconds to wait for a response before the attempt counts as failed.",
             },
+            "max_concurrency": {
+                "type": "integer",
+                "minimum": 1,
+                "default": 8,
+                "title": "Max concurrency",
+                "description": "Pages of one stream requested at the same time. Records are still written "
+                "strictly in page order; 1 fetches one page after another.",
+            },
+            "max_requests_per_second": {
+                "type": "number",
+                "exclusiveMinimum": 0,
+                "title": "Max requests per second",
+                "description": "Optional ceiling on the request rate of the whole tap. A 429 response also "
+                "pauses all requests and halves the pages in flight.",
+            },
             "user_agent": {
                 "type": "string",
                 "title": "User agent",
@@ -93,6 +111,16 @@ class RestTap(Tap):
         super().__init_subclass__(**kwargs)
         cls.config_jsonschema = settings_schema(cls.default_base_url)
 
+    message_writer_class = FastSingerWriter
+
+    @cached_property
+    def request_gate(self) -> RequestGate:
+        """Shared by every request of this tap: rate limits are per API key, not per stream."""
+        return RequestGate(
+            max_concurrency=int(self.config.get("max_concurrency") or 8),
+            max_requests_per_second=self.config.get("max_requests_per_second"),
+        )
+
     def discover_streams(self) -> list[OffsetStream]:
         return [stream_type(tap=self) for stream_type in self.stream_types]
 
@@ -110,7 +138,7 @@ class RestTap(Tap):
         return errors
 
     @classmethod
-    def invoke(cls, *args: t.Any, **kwargs: t.Any) -> None:  # type: ignore[override]
+    def invoke(cls, *args: t.Any, **kwargs: t.Any) -> None:
         """Run the CLI; a failure we can explain ends with one line on stderr and exit code 1."""
         try:
             super().invoke(*args, **kwargs)

@@ -1,0 +1,108 @@
+"""Unit tests of the kit's pure parts: retry waits, Retry-After parsing, paging arithmetic, redaction."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+
+import pytest
+
+from tapkit import OffsetPaginator, RetryPolicy, parse_retry_after
+from tapkit.errors import excerpt, redact_url
+
+NOW = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)
+
+
+def test_default_policy_is_the_documents():
+    policy = RetryPolicy()
+    assert policy.max_attempts == 4
+    assert [policy.wait(n) for n in (1, 2, 3)] == [2.0, 4.0, 8.0]
+    assert {s for s in range(400, 600) if policy.is_retriable(s)} | {429} == {429, 500, 502, 503, 504}
+    assert not policy.is_retriable(501) and not policy.is_retriable(404)
+
+
+def test_backoff_factor_scales_waits():
+    assert [RetryPolicy(backoff_factor=0.5).wait(n) for n in (1, 2, 3)] == [0.5, 1.0, 2.0]
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("3", 3.0),
+        (" 7 ", 7.0),
+        ("1.5", 1.5),
+        ("0", 0.0),
+        ("-4", None),
+        ("soon", None),
+        ("", None),
+        ("nan", None),
+        ("inf", None),
+        (format_datetime(NOW + timedelta(seconds=30), usegmt=True), 30.0),
+        (format_datetime(NOW - timedelta(seconds=30), usegmt=True), 0.0),
+    ],
+)
+def test_parse_retry_after(header, expected):
+    assert parse_retry_after(header, now=NOW) == expected
+
+
+def test_retry_after_wins_over_backoff_and_is_capped():
+    policy = RetryPolicy()
+    assert policy.wait(1, "11", now=NOW) == 11.0
+    assert policy.wait(3, "1", now=NOW) == 1.0
+    assert policy.wait(1, "junk", now=NOW) == 2.0  # unusable header: the backoff applies
+    assert policy.wait(1, "86400", now=NOW) == policy.retry_after_cap
+
+
+def test_jitter_never_shortens_a_wait():
+    assert all(4.0 <= RetryPolicy.jitter(4.0) <= 4.4 for _ in range(200))
+
+
+def run_pages(page_size: int, served: list[int]) -> tuple[list[int], bool]:
+    """Offsets requested by the paginator when the server answers with ``served`` page lengths."""
+    paginator = OffsetPaginator(page_size)
+    offsets = []
+    for length in served:
+        if paginator.finished:
+            break
+        offsets.append(paginator.offset)
+        paginator.advance(length)
+    return offsets, paginator.finished
+
+
+def test_full_pages_then_short_page_ends_without_extra_request():
+    assert run_pages(20, [20, 20, 7, 0]) == ([0, 20, 40], True)
+
+
+def test_exact_multiple_ends_on_one_empty_page():
+    assert run_pages(20, [20, 20, 0]) == ([0, 20, 40], True)
+
+
+def test_clamping_server_advances_by_what_arrived_and_ends_on_empty_page():
+    # Asked for 1000, the server sends at most 100: a short first page must not end the stream.
+    assert run_pages(1000, [100, 100, 37, 0]) == ([0, 100, 200, 237], True)
+
+
+def test_server_sending_more_than_asked_is_followed():
+    assert run_pages(20, [50, 50, 30, 0]) == ([0, 50, 100, 130], True)
+
+
+def test_single_short_page_costs_one_extra_request():
+    assert run_pages(100, [7, 0]) == ([0, 7], True)
+
+
+def test_resume_offset():
+    paginator = OffsetPaginator(10, start=30)
+    assert paginator.offset == 30
+
+
+def test_redact_url_masks_secrets():
+    url = "https://user:pw@api.example.com/v1/tasks?offset=0&api_key=s3cr3t&token=t0k&limit=20"
+    assert redact_url(url) == "https://api.example.com/v1/tasks?offset=0&api_key=***&token=***&limit=20"
+    assert "s3cr3t" not in redact_url("https://h/x?q=s3cr3t", ["s3cr3t"])
+
+
+def test_excerpt_is_one_short_masked_line():
+    text = "<html>\n<body>" + "x" * 500 + " key=s3cr3t</body></html>"
+    out = excerpt(text, ["s3cr3t"])
+    assert "\n" not in out and len(out) <= 201 and "s3cr3t" not in out
+    assert excerpt("") == "(empty body)"
