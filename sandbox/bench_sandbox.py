@@ -24,8 +24,15 @@ HEADERS = {
 RESOURCE = {"crm": "tasks", "projects": "activities", "leads": "leads"}
 
 
-def one_pass(conn: http.client.HTTPConnection, path: str, offset_param: str, size_param: str, page: int,
-             headers: dict[str, str], parse: bool) -> tuple[int, int, float]:
+def one_pass(
+    conn: http.client.HTTPConnection,
+    path: str,
+    offset_param: str,
+    size_param: str,
+    page: int,
+    headers: dict[str, str],
+    parse: bool,
+) -> tuple[int, int, float]:
     offset = records = nbytes = 0
     t0 = time.perf_counter()
     while True:
@@ -61,10 +68,13 @@ def main() -> None:
         url = urlsplit(sb.root_url)
         conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port)
         for label, parse in (("cold", False), ("warm", False), ("warm+json.loads", True)):
-            n, nbytes, dt = one_pass(conn, spec.path, spec.offset_param, spec.size_param, args.page,
-                                     HEADERS[args.api], parse)
-            print(f"{label:>16}: {n} records of {spec.path} in {dt:.3f} s = {n / dt:,.0f} records/s, "
-                  f"{nbytes / dt / 1e6:,.0f} MB/s, {nbytes / n:.0f} B/record")
+            n, nbytes, dt = one_pass(
+                conn, spec.path, spec.offset_param, spec.size_param, args.page, HEADERS[args.api], parse
+            )
+            print(
+                f"{label:>16}: {n} records of {spec.path} in {dt:.3f} s = {n / dt:,.0f} records/s, "
+                f"{nbytes / dt / 1e6:,.0f} MB/s, {nbytes / n:.0f} B/record"
+            )
         conn.close()
 
 

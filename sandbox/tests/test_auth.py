@@ -39,7 +39,9 @@ def test_auth(api: str) -> None:
             body = r.json()
             assert body["error"] == "unauthorized" and body["message"]
         # non-paginated resources need auth too
-        other = next(s for s in sb.resources if not s.paginated) if api != "projects" else sb.resource("files")
+        other = (
+            next(s for s in sb.resources if not s.paginated) if api != "projects" else sb.resource("files")
+        )
         assert get(sb, other.path, headers={}).status_code == 401
         log = sb.request_log()
         assert [e["auth_ok"] for e in log[: len(good) + len(bad)]] == [True] * len(good) + [False] * len(bad)

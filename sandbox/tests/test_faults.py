@@ -139,7 +139,11 @@ def test_not_json_html_and_no_selector() -> None:
 def test_fault_spec_parsing() -> None:
     f = parse_fault_spec("429,path=/v1/tasks,retry_after=2,on=1+2+5-6")
     assert (f.kind, f.status, f.path, f.retry_after, f.on_requests) == (
-        "status", 429, "/v1/tasks", "2", frozenset({1, 2, 5, 6})
+        "status",
+        429,
+        "/v1/tasks",
+        "2",
+        frozenset({1, 2, 5, 6}),
     )
     f = parse_fault_spec("500,rate=0.1,seed=7")
     assert (f.rate, f.seed, f.path) == (0.1, 7, "*")
@@ -156,7 +160,9 @@ def test_fault_spec_parsing() -> None:
 def test_faults_over_http_control_endpoints() -> None:
     with run_sandbox("projects") as sb:
         ctl = sb.root_url + "/_sandbox"
-        r = requests.post(ctl + "/faults", json={"kind": "status", "status": 504, "path": "/v1/jobs", "count": 1})
+        r = requests.post(
+            ctl + "/faults", json={"kind": "status", "status": 504, "path": "/v1/jobs", "count": 1}
+        )
         assert r.status_code == 201
         r = requests.post(ctl + "/faults", json={"spec": "429,path=/v1/files,retry_after=3"})
         assert r.status_code == 201
@@ -172,7 +178,10 @@ def test_faults_over_http_control_endpoints() -> None:
         assert stats["/v1/jobs"] == {"requests": 2, "statuses": {"504": 1, "200": 1}}
         log = requests.get(ctl + "/requests").json()
         assert [(e["path"], e["status"]) for e in log] == [
-            ("/v1/jobs", 504), ("/v1/jobs", 200), ("/v1/files", 429), ("/v1/files", 200)
+            ("/v1/jobs", 504),
+            ("/v1/jobs", 200),
+            ("/v1/files", 429),
+            ("/v1/files", 200),
         ]
         assert requests.post(ctl + "/reset").status_code == 200
         assert requests.get(ctl + "/stats").json() == {}

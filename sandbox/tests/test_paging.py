@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 import requests
+from sandbox_testlib import get, ids
 
 from api_sandbox import run_sandbox
-
-from sandbox_testlib import get, ids
 
 EXPECTED = {
     "crm": {
@@ -52,9 +51,7 @@ EXPECTED = {
 @pytest.mark.parametrize("api", sorted(EXPECTED))
 def test_resource_table_matches_documents(api: str) -> None:
     with run_sandbox(api) as sb:
-        got = {
-            s.name: (s.path, s.selector, s.offset_param, s.size_param, s.page_size) for s in sb.resources
-        }
+        got = {s.name: (s.path, s.selector, s.offset_param, s.size_param, s.page_size) for s in sb.resources}
         assert got == EXPECTED[api]
         for s in sb.resources:
             assert s.paginated == (s.offset_param is not None)
@@ -73,7 +70,9 @@ def test_every_paginated_resource_pages_through_all_ids(api: str) -> None:
             seen = []
             offset = 0
             while True:
-                page = ids(get(sb, spec.path, {spec.offset_param: offset, spec.size_param: 30}), spec.selector)
+                page = ids(
+                    get(sb, spec.path, {spec.offset_param: offset, spec.size_param: 30}), spec.selector
+                )
                 if not page:
                     break
                 assert len(page) <= 30
