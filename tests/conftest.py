@@ -1,0 +1,186 @@
+"""Fixtures for tests that cross packages: a ready Meltano project, PostgreSQL, and warehouse readers.
+
+- `meltano_project` (session): the repository's meltano.yml in a temp project dir, plugins installed once
+  into a cache shared by sessions and xdist workers (`.tmp/meltano-test/`, reinstalled only when
+  meltano.yml or a package's pyproject.toml changes; the taps are editable installs, so code changes need
+  no reinstall).
+- `meltano_run` (function): `meltano_run("run", "tap-crm", "target-duckdb", env={...})` runs meltano in
+  that project with a per-test system database (state), DuckDB file and JSONL directory; returns the
+  CompletedProcess (stdout and stderr captured as text). `meltano_run.duckdb_path`, `.jsonl_dir`,
+  `.env` tell where things go.
+- `postgres` (session): a DSN of a server: TEST_PG_DSN when set (.ci/run sets it), else a server started
+  from the local binaries; skipped when there are none, failed instead when CI=true.
+- `pg_database` (function): a fresh, empty database on that server; its DSN.
+- `duckdb_ids`, `postgres_ids`, `jsonl_ids` and `tap_env`, `target_postgres_env`: plain functions, also
+  importable with `from warehouse import ...`.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import pg as pgserver
+from warehouse import (
+    duckdb_ids,
+    jsonl_ids,
+    postgres_ids,
+    tap_env,
+    target_postgres_env,
+)
+
+__all__ = ["duckdb_ids", "jsonl_ids", "postgres_ids", "tap_env", "target_postgres_env"]
+
+REPO = Path(__file__).resolve().parents[1]
+CACHE = Path(os.environ.get("MELTANO_TEST_CACHE", REPO / ".tmp" / "meltano-test"))
+IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+VENV_BIN = Path(sys.executable).parent
+MELTANO = shutil.which("meltano", path=str(VENV_BIN)) or shutil.which("meltano") or "meltano"
+
+
+def _install_key(meltano_yml: str) -> str:
+    """What decides whether the cached plugin venvs are still right."""
+    h = hashlib.sha256(meltano_yml.encode())
+    for pyproject in sorted(REPO.glob("*/pyproject.toml")):
+        h.update(pyproject.read_bytes())
+    h.update(sys.version.encode())
+    return h.hexdigest()
+
+
+def _project_yml() -> str:
+    """meltano.yml with the repository-relative pip_url paths made absolute."""
+    text = (REPO / "meltano.yml").read_text()
+    return re.sub(r"(?<=[\s:])\./(?=[\w.-])", f"{REPO}/", text)
+
+
+class MeltanoProject:
+    """A Meltano project directory whose plugins are installed in a shared `.meltano` directory."""
+
+    def __init__(self, root: Path, sys_dir: Path):
+        self.root = root
+        self.sys_dir = sys_dir
+        self.env: dict[str, str] = {
+            **os.environ,
+            "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+            "MELTANO_SYS_DIR_ROOT": str(sys_dir),
+            "MELTANO_PROJECT_ROOT": str(root),
+            "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "MELTANO_CLI_LOG_LEVEL": "info",
+            "NO_COLOR": "1",
+        }
+        # A developer's own settings must not leak into the tests.
+        for key in list(self.env):
+            if key.startswith(("TAP_", "TARGET_")) or key in {"MELTANO_ENVIRONMENT", "MELTANO_DATABASE_URI"}:
+                del self.env[key]
+
+    def run(
+        self, *args: str, env: Mapping[str, str] | None = None, timeout: float = 600, input: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [MELTANO, *args],
+            cwd=self.root,
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            input=input,
+            check=False,
+        )
+
+    def install(self) -> None:
+        """`meltano install`, once per change of what it installs, whatever the number of workers."""
+        self.sys_dir.mkdir(parents=True, exist_ok=True)
+        key = _install_key((self.root / "meltano.yml").read_text())
+        stamp = self.sys_dir / ".installed"
+        with open(self.sys_dir / ".install.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if stamp.exists() and stamp.read_text() == key:
+                return
+            result = self.run(
+                "install", env={"MELTANO_DATABASE_URI": f"sqlite:///{self.sys_dir}/install.db"}, timeout=1200
+            )
+            if result.returncode != 0:
+                raise RuntimeError(f"meltano install failed:\n{result.stdout}\n{result.stderr}")
+            stamp.write_text(key)
+
+
+@pytest.fixture(scope="session")
+def meltano_project(tmp_path_factory: pytest.TempPathFactory) -> MeltanoProject:
+    root = tmp_path_factory.mktemp("meltano-project")
+    (root / "meltano.yml").write_text(_project_yml())
+    (root / "output").mkdir()
+    project = MeltanoProject(root, CACHE / ".meltano")
+    project.install()
+    return project
+
+
+class MeltanoRunner:
+    """Callable: `meltano_run(*meltano_args, env=...)`, isolated per test (state db, outputs)."""
+
+    def __init__(self, project: MeltanoProject, workdir: Path):
+        self.project = project
+        self.workdir = workdir
+        self.duckdb_path = workdir / "warehouse.duckdb"
+        self.jsonl_dir = workdir / "jsonl"
+        self.env = {
+            "MELTANO_DATABASE_URI": f"sqlite:///{workdir}/meltano.db",
+            "TARGET_DUCKDB_FILEPATH": str(self.duckdb_path),
+            "TARGET_JSONL_DESTINATION_PATH": str(self.jsonl_dir),
+        }
+
+    def __call__(
+        self, *args: str, env: Mapping[str, str] | None = None, timeout: float = 600, input: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        return self.project.run(*args, env={**self.env, **(env or {})}, timeout=timeout, input=input)
+
+
+@pytest.fixture
+def meltano_run(meltano_project: MeltanoProject, tmp_path: Path) -> MeltanoRunner:
+    workdir = tmp_path / "meltano-run"
+    workdir.mkdir()
+    return MeltanoRunner(meltano_project, workdir)
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """DSN of a PostgreSQL server's `postgres` database (superuser, password set)."""
+    dsn = os.environ.get("TEST_PG_DSN")
+    if dsn:
+        pgserver.wait_ready(dsn)
+        yield dsn
+        return
+    if pgserver.find_pg_bin() is None:
+        reason = "PostgreSQL binaries (initdb, pg_ctl) not found and TEST_PG_DSN not set"
+        if IN_CI:
+            pytest.fail(reason + " (CI=true: .ci/run should have installed and started PostgreSQL)")
+        pytest.skip(reason + " (apt-get install postgresql, or set TEST_PG_DSN)")
+    # Its own temp dir under /tmp: pytest's are private to root, and the server may run as `postgres`.
+    server = pgserver.LocalPostgres()
+    server.start()
+    try:
+        yield server.dsn
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pg_database(postgres: str) -> str:
+    """DSN of a new empty database, so tests on one server never see each other's tables."""
+    return pgserver.create_database(postgres, f"t_{uuid.uuid4().hex[:12]}")
+
+
+def pytest_report_header(config: Any) -> str:
+    return f"meltano plugin cache: {CACHE}; TEST_PG_DSN {'set' if os.environ.get('TEST_PG_DSN') else 'unset'}"

@@ -1,0 +1,124 @@
+"""The loaders as meltano.yml installs them, fed a hand-written Singer stream: every row must land.
+
+target-duckdb 0.8.0 with duckdb >= 1.3 drops the first row of every batch when timestamps carry `+00:00`;
+meltano.yml pins duckdb 1.2.2 for it. The first test proves the pinned plugin loads every row; the
+second shows the loss with an unpinned duckdb, so the pin can go once it stops reproducing.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from warehouse import duckdb_ids, jsonl_ids, postgres_ids, target_postgres_env
+
+ROWS = 250
+BATCH = 100  # three batches: 100, 100, 50
+
+
+def singer_stream(rows: int = ROWS) -> str:
+    """SCHEMA, `rows` RECORDs whose timestamps end in +00:00, then STATE."""
+    lines = [
+        {
+            "type": "SCHEMA",
+            "stream": "events",
+            "key_properties": ["id"],
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "integer"},
+                    "name": {"type": ["string", "null"]},
+                    "updated_at": {"type": ["string", "null"], "format": "date-time"},
+                },
+            },
+        }
+    ]
+    for i in range(1, rows + 1):
+        stamp = f"2024-01-{1 + i % 28:02d}T{i % 24:02d}:00:00+00:00"
+        lines.append(
+            {"type": "RECORD", "stream": "events", "record": {"id": i, "name": f"n{i}", "updated_at": stamp}}
+        )
+    lines.append({"type": "STATE", "value": {"bookmarks": {"events": {"last": rows}}}})
+    return "\n".join(json.dumps(x) for x in lines) + "\n"
+
+
+def _output(result: Any) -> str:
+    return f"exit {result.returncode}\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}"
+
+
+def test_pinned_target_duckdb_loads_every_row(meltano_run: Any) -> None:
+    env = {"TARGET_DUCKDB_DEFAULT_TARGET_SCHEMA": "proof", "TARGET_DUCKDB_BATCH_SIZE_ROWS": str(BATCH)}
+    result = meltano_run("invoke", "target-duckdb", env=env, input=singer_stream())
+    assert result.returncode == 0, _output(result)
+    ids = duckdb_ids(meltano_run.duckdb_path, "proof", "events")
+    assert len(ids) == ROWS
+    assert ids == list(range(1, ROWS + 1))
+    # Merge on the key: the same stream again leaves the same rows.
+    again = meltano_run("invoke", "target-duckdb", env=env, input=singer_stream())
+    assert again.returncode == 0, _output(again)
+    assert duckdb_ids(meltano_run.duckdb_path, "proof", "events") == list(range(1, ROWS + 1))
+
+
+def test_pinned_duckdb_version(meltano_project: Any) -> None:
+    python = meltano_project.sys_dir / "loaders" / "target-duckdb" / "venv" / "bin" / "python"
+    version = subprocess.run(
+        [str(python), "-c", "import duckdb; print(duckdb.__version__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert tuple(int(p) for p in version.split(".")[:2]) < (1, 3), version
+
+
+def test_unpinned_duckdb_drops_the_first_row_of_each_batch(meltano_project: Any, tmp_path: Path) -> None:
+    """Why the pin exists: the same stream through target-duckdb 0.8.0 on duckdb 2.0.0 loses rows."""
+    venv = meltano_project.sys_dir.parent / "target-duckdb-unpinned"
+    exe = venv / "bin" / "target-duckdb"
+    if not exe.exists():
+        uv = [sys.executable, "-m", "uv"]
+        subprocess.run([*uv, "venv", "-q", "--python", sys.executable, str(venv)], check=True)
+        done = subprocess.run(
+            [*uv, "pip", "install", "-q", "--python", str(venv / "bin" / "python"),
+             "target-duckdb==0.8.0", "duckdb==2.0.0"],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if done.returncode != 0:
+            pytest.skip(f"could not install unpinned target-duckdb: {done.stderr[-500:]}")
+    db = tmp_path / "unpinned.duckdb"
+    config = tmp_path / "config.json"
+    config.write_text(
+        json.dumps({"filepath": str(db), "default_target_schema": "proof", "batch_size_rows": BATCH})
+    )
+    subprocess.run(
+        [str(exe), "--config", str(config)], input=singer_stream(), capture_output=True, text=True, check=True
+    )
+    ids = duckdb_ids(db, "proof", "events")
+    assert len(ids) == ROWS - 3, f"expected the 3 batch-leading rows lost, got {len(ids)} of {ROWS}"
+    assert {1, 101, 201}.isdisjoint(ids)
+
+
+def test_target_postgres_loads_and_upserts(meltano_run: Any, pg_database: str) -> None:
+    env = {**target_postgres_env(pg_database), "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": "proof"}
+    for _ in range(2):
+        result = meltano_run("invoke", "target-postgres", env=env, input=singer_stream())
+        assert result.returncode == 0, _output(result)
+    assert postgres_ids(pg_database, "proof", "events") == list(range(1, ROWS + 1))
+
+
+def test_target_postgres_without_password_is_refused(meltano_run: Any, pg_database: str) -> None:
+    """MeltanoLabs target-postgres wants a password even when the server trusts the connection."""
+    env = {**target_postgres_env(pg_database), "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": "proof"}
+    del env["TARGET_POSTGRES_PASSWORD"]
+    result = meltano_run("invoke", "target-postgres", env=env, input=singer_stream(5))
+    assert result.returncode != 0
+    assert "password" in (result.stdout + result.stderr).lower()
+
+
+def test_target_jsonl_writes_every_record(meltano_run: Any) -> None:
+    result = meltano_run("invoke", "target-jsonl", input=singer_stream())
+    assert result.returncode == 0, _output(result)
+    assert jsonl_ids(meltano_run.jsonl_dir / "events.jsonl") == list(range(1, ROWS + 1))
