@@ -14,12 +14,13 @@ import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
 from requests import HTTPError
 from requests.exceptions import ConnectionError, Timeout
 
-from dlt_sources import SOURCES
+from dlt_sources import MODULES, SOURCES
 from dlt_sources._rest import RETRY_STATUSES, EnvelopeError, OffsetIgnoredError
 from dlt_sources.pipeline import default_duckdb_file, load, make_pipeline
 
@@ -78,12 +79,24 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
         todo.extend([getattr(current, "exception", None), current.__cause__, current.__context__])
 
 
+def resource_for_url(api: str, url: str) -> str | None:
+    path = urlparse(url).path.rstrip("/")
+    for row in MODULES[api].RESOURCES:
+        if path.endswith(row.path.rstrip("/")):
+            return str(row.name)
+    return None
+
+
 def describe_error(exc: BaseException, api: str) -> str:
     """One line saying what went wrong, without a traceback."""
     chain = list(_chain(exc))
     resource = next(
         (getattr(e, "resource_name", None) for e in chain if getattr(e, "resource_name", None)), None
     )
+    if resource is None:  # not run by a pipeline: name the resource from the failing URL's path
+        responses = [e.response for e in chain if isinstance(e, HTTPError) and e.response is not None]
+        if responses:
+            resource = resource_for_url(api, responses[0].url)
     where = f"resource {resource!r}: " if resource else ""
     message: str | None = None
     for e in chain:
