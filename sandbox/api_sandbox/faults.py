@@ -136,6 +136,11 @@ def parse_fault_spec(spec: str) -> Fault:
     return Fault(**kw)
 
 
+def as_fault(fault: Fault | str) -> Fault:
+    """A :class:`Fault`, or a spec string in the CLI syntax."""
+    return parse_fault_spec(fault) if isinstance(fault, str) else fault
+
+
 class _Active:
     __slots__ = ("fault", "remaining", "rng")
 
@@ -148,13 +153,13 @@ class _Active:
 class FaultSet:
     """The active faults of a sandbox; thread-safe. The first fault whose conditions hold fires."""
 
-    def __init__(self, faults: Iterable[Fault] = ()) -> None:
+    def __init__(self, faults: Iterable[Fault | str] = ()) -> None:
         self._lock = threading.Lock()
-        self._active: list[_Active] = [_Active(f) for f in faults]
+        self._active: list[_Active] = [_Active(as_fault(f)) for f in faults]
 
-    def add(self, fault: Fault) -> None:
+    def add(self, fault: Fault | str) -> None:
         with self._lock:
-            self._active.append(_Active(fault))
+            self._active.append(_Active(as_fault(fault)))
 
     def clear(self) -> None:
         with self._lock:

@@ -76,7 +76,7 @@ class Sandbox:
         api_key: str = DEFAULT_API_KEY,
         latency_ms: float = 0,
         max_page_size: int | dict[str, int] | None = None,
-        faults: Iterable[Fault] = (),
+        faults: Iterable[Fault | str] = (),
         churn: float = 0.0,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -222,7 +222,8 @@ class Sandbox:
         with self._lock:
             return [dict(e, query=dict(e["query"])) for e in self._log]
 
-    def add_fault(self, fault: Fault) -> None:
+    def add_fault(self, fault: Fault | str) -> None:
+        """Add a :class:`Fault` (or a spec string such as ``"503,path=/v1/tasks,count=3"``)."""
         self.faults.add(fault)
 
     def clear_faults(self) -> None:
@@ -530,7 +531,7 @@ def run_sandbox(
     api_key: str = DEFAULT_API_KEY,
     latency_ms: float = 0,
     max_page_size: int | dict[str, int] | None = None,
-    faults: Iterable[Fault] = (),
+    faults: Iterable[Fault | str] = (),
     churn: float = 0.0,
     host: str = "127.0.0.1",
     port: int = 0,

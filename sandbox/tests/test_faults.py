@@ -152,6 +152,10 @@ def test_fault_spec_parsing() -> None:
     assert parse_fault_spec("no_selector,variant=error").variant == "error"
     for kind in ("drop", "not_json", "html"):
         assert parse_fault_spec(kind).kind == kind
+    with run_sandbox("crm", faults=["503,path=/v1/tags,count=1"]) as sb:
+        assert get(sb, "/v1/tags").status_code == 503
+        sb.add_fault("404,path=/v1/tags,on=2")
+        assert get(sb, "/v1/tags").status_code == 404
     for bad in ("boom", "503,colour=red", "503,count"):
         with pytest.raises(ValueError):
             parse_fault_spec(bad)

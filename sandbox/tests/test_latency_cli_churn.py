@@ -122,6 +122,21 @@ def test_churn_keeps_stable_ids_correct() -> None:
         assert sb.stable_ids("persons") == sb.truth("persons")
 
 
+def test_churn_on_uncached_large_resources(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from api_sandbox import store
+
+    monkeypatch.setattr(store, "CACHE_LIMIT", 100)
+    with run_sandbox("projects", records=300, churn=1.0, seed=3) as sb:
+        initial = sb.truth("files")
+        page = get(sb, "/v1/files", {"from": 0, "size": 1000}).json()["files"]
+        assert [r["id"] for r in page] == initial
+        now = sb.truth("files")
+        assert now != initial and now == sorted(now)
+        assert sb.stable_ids("files") == [i for i in initial if i in set(now)]
+        page = get(sb, "/v1/files", {"from": 0, "size": 1000}).json()["files"]
+        assert [r["id"] for r in page] == now
+
+
 def test_churn_string_ids_sort_between() -> None:
     with run_sandbox("leads", records=50, churn=1.0, seed=2) as sb:
         initial = sb.truth("leads")
