@@ -57,7 +57,7 @@ def test_served_records_validate_against_own_openapi(api: str) -> None:
             assert records == sb.records(spec.name)
             for rec in records:
                 validator.validate(rec)
-                assert 8 <= len(rec) <= 20
+                assert 10 <= len(rec) <= 20
                 assert 150 <= len(json.dumps(rec, ensure_ascii=False).encode()) <= 900
             # the envelope schema of the path says where the records are
             rel = spec.path[len(sb.base_url) - len(sb.root_url) :]
