@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -17,12 +18,13 @@ from typing import Any
 from urllib.parse import urlparse
 
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
+from dlt.sources.helpers.rest_client.redaction import sanitize_url
 from requests import HTTPError
 from requests.exceptions import ConnectionError, Timeout
 
 from dlt_sources import MODULES, SOURCES
 from dlt_sources._rest import RETRY_STATUSES, EnvelopeError, OffsetIgnoredError
-from dlt_sources.pipeline import default_duckdb_file, load, make_pipeline
+from dlt_sources.pipeline import default_duckdb_file, hide_null_column_notes, load, make_pipeline
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -113,12 +115,13 @@ def describe_error(exc: BaseException, api: str) -> str:
         if isinstance(e, HTTPError) and e.response is not None:
             status = e.response.status_code
             retried = "after all retries" if status in RETRY_STATUSES else "(not retried)"
-            from dlt.sources.helpers.rest_client.redaction import sanitize_url
-
             message = f"HTTP {status} from {sanitize_url(e.response.url)} {retried}"
             break
         if isinstance(e, ConnectionError | Timeout):
-            message = f"cannot reach the API: {e}"
+            url = sanitize_url(e.request.url) if e.request is not None and e.request.url else "the API"
+            reason = re.search(r"\[Errno -?\d+\] ([^'\")]+)", str(e))
+            what = "timed out" if isinstance(e, Timeout) else "connection failed"
+            message = f"cannot reach {url}: {what} ({reason.group(1) if reason else type(e).__name__})"
             break
     if message is None:
         innermost = chain[-1]
@@ -165,6 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(format="  %(name)s: %(message)s", level=logging.WARNING, stream=sys.stderr)
     if args.quiet:
         logging.getLogger("dlt_sources").setLevel(logging.ERROR)
+    hide_null_column_notes()
     try:
         run(args)
     except KeyboardInterrupt:

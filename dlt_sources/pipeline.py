@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,6 +14,20 @@ import dlt
 from dlt_sources import SOURCES
 
 DEFAULT_OUTPUT = Path("output")
+
+
+def _drop_null_column_notes(record: logging.LogRecord) -> bool:
+    return "did not receive any data during this load" not in record.getMessage()
+
+
+def hide_null_column_notes() -> None:
+    """dlt warns at length, per table, about columns that held only nulls in a load (it cannot infer
+    their type yet). A nullable object that is sometimes set is flattened into ``parent__child``
+    columns and leaves the bare ``parent`` column always null, so every load of the sample data warns.
+    Noise in a progress report; everything else dlt logs still shows."""
+    dlt_logger = logging.getLogger("dlt")
+    if _drop_null_column_notes not in dlt_logger.filters:
+        dlt_logger.addFilter(_drop_null_column_notes)
 
 
 def default_duckdb_file(api: str) -> Path:
