@@ -36,7 +36,7 @@ _ERROR = {
 def _err(description: str, retry_after: bool = False) -> dict[str, Any]:
     resp: dict[str, Any] = {
         "description": description,
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        "content": {"application/json": {"schema": _ERROR}},
     }
     if retry_after:
         resp["headers"] = {
@@ -50,7 +50,7 @@ def _err(description: str, retry_after: bool = False) -> dict[str, Any]:
 
 def build_openapi(api: ApiDef, specs: list[ResourceSpec], base_url: str) -> dict[str, Any]:
     paths: dict[str, Any] = {}
-    schemas: dict[str, Any] = {"Error": _ERROR}
+    schemas: dict[str, Any] = {}  # record schemas only, keyed by resource name
     for spec in specs:
         res = api.resource(spec.name)
         schemas[spec.name] = record_schema(api, res)

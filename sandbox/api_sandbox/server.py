@@ -7,6 +7,7 @@ import json
 import math
 import random
 import socket
+import sys
 import threading
 import time
 from collections import deque
@@ -317,6 +318,13 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 512
     sandbox: Sandbox
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # clients that hang up (timeouts, dropped connections) are normal here; anything else is a bug
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind calls socket.getfqdn(), a DNS lookup that can take seconds; skip it.

@@ -48,6 +48,7 @@ def test_served_records_validate_against_own_openapi(api: str) -> None:
         assert doc == sb.openapi()
         schemas = doc["components"]["schemas"]
         for spec in sb.resources:
+            assert set(schemas) == {s.name for s in sb.resources}
             schema = schemas[spec.name]
             assert schema["additionalProperties"] is False
             Draft202012Validator.check_schema(schema)
