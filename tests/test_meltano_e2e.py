@@ -1,0 +1,138 @@
+"""`meltano run` end to end: every tap against its sandbox, into DuckDB, JSONL and PostgreSQL.
+
+Real Meltano, real plugin venvs, real HTTP on 127.0.0.1, a real PostgreSQL server; per table the loaded ids
+must equal the sandbox's truth, a second run must merge on `id`, Meltano must keep the state, and a wrong
+key must fail loudly.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+import pytest
+from warehouse import (
+    duckdb_ids,
+    duckdb_tables,
+    jsonl_ids,
+    postgres_ids,
+    postgres_tables,
+    tap_env,
+    target_postgres_env,
+)
+
+from api_sandbox import run_sandbox
+
+TAPS = ("crm", "projects", "leads")
+RECORDS = 300
+
+
+def _norm(ids: list[Any]) -> list[str]:
+    return sorted(str(i) for i in ids)
+
+
+def _output(result: Any) -> str:
+    return (
+        f"exit {result.returncode}\n--- stdout\n{result.stdout[-4000:]}\n--- stderr\n{result.stderr[-8000:]}"
+    )
+
+
+def _assert_loaded(truth: dict[str, list[Any]], tables: list[str], ids_of: Any) -> None:
+    """Every resource is a table whose ids are exactly the truth's: no row lost, none doubled."""
+    assert sorted(tables) == sorted(truth), "tables differ from the sandbox's resources"
+    for name, expected in truth.items():
+        loaded = ids_of(name)
+        duplicates = [i for i, n in Counter(loaded).items() if n > 1]
+        assert not duplicates, f"{name}: duplicate ids {duplicates[:5]}"
+        assert len(loaded) == len(expected), f"{name}: {len(loaded)} rows, truth has {len(expected)}"
+        assert _norm(loaded) == _norm(expected), f"{name}: ids differ from the truth"
+
+
+@pytest.mark.parametrize("tap", TAPS)
+def test_run_into_duckdb_merges_and_keeps_state(tap: str, meltano_run: Any) -> None:
+    with run_sandbox(tap, records=RECORDS, seed=0) as sb:
+        env = tap_env(tap, sb.base_url)
+        first = meltano_run("run", f"tap-{tap}", "target-duckdb", env=env)
+        assert first.returncode == 0, _output(first)
+        truth = sb.truth()
+        schema = f"tap_{tap}"
+        db = meltano_run.duckdb_path
+        _assert_loaded(truth, duckdb_tables(db, schema), lambda t: duckdb_ids(db, schema, t))
+
+        # Meltano stored the state the target echoed, under the run's default state id.
+        state_id = f"dev:tap-{tap}-to-target-duckdb"
+        listed = meltano_run("state", "list")
+        assert listed.returncode == 0, _output(listed)
+        assert state_id in listed.stdout, _output(listed)
+        got = meltano_run("state", "get", state_id)
+        assert got.returncode == 0, _output(got)
+        state = json.loads(got.stdout)
+        assert "bookmarks" in state["singer_state"], state
+
+        # A second, full run upserts the same rows: counts unchanged, no duplicate ids.
+        second = meltano_run("run", "--full-refresh", f"tap-{tap}", "target-duckdb", env=env)
+        assert second.returncode == 0, _output(second)
+        _assert_loaded(truth, duckdb_tables(db, schema), lambda t: duckdb_ids(db, schema, t))
+
+
+@pytest.mark.parametrize("tap", TAPS)
+def test_run_into_jsonl(tap: str, meltano_run: Any) -> None:
+    with run_sandbox(tap, records=RECORDS, seed=0) as sb:
+        result = meltano_run("run", f"tap-{tap}", "target-jsonl", env=tap_env(tap, sb.base_url))
+        assert result.returncode == 0, _output(result)
+        truth = sb.truth()
+    # destination_path in the tests is one directory; files are <stream>.jsonl.
+    files = {p.stem: p for p in meltano_run.jsonl_dir.glob("*.jsonl")}
+    _assert_loaded(truth, list(files), lambda t: jsonl_ids(files[t]))
+
+
+@pytest.mark.parametrize("tap", TAPS)
+def test_run_into_postgres_merges(tap: str, meltano_run: Any, pg_database: str) -> None:
+    env_pg = target_postgres_env(pg_database)
+    with run_sandbox(tap, records=RECORDS, seed=0) as sb:
+        env = {**tap_env(tap, sb.base_url), **env_pg}
+        first = meltano_run("run", f"tap-{tap}", "target-postgres", env=env)
+        assert first.returncode == 0, _output(first)
+        truth = sb.truth()
+        schema = f"tap_{tap}"
+        _assert_loaded(
+            truth, postgres_tables(pg_database, schema), lambda t: postgres_ids(pg_database, schema, t)
+        )
+        second = meltano_run("run", "--full-refresh", f"tap-{tap}", "target-postgres", env=env)
+        assert second.returncode == 0, _output(second)
+        _assert_loaded(
+            truth, postgres_tables(pg_database, schema), lambda t: postgres_ids(pg_database, schema, t)
+        )
+
+
+@pytest.mark.parametrize("tap", TAPS)
+def test_wrong_key_fails_with_a_clear_message(tap: str, meltano_run: Any) -> None:
+    wrong = "not-the-sandbox-key"
+    with run_sandbox(tap, records=20, seed=0) as sb:
+        result = meltano_run("run", f"tap-{tap}", "target-jsonl", env=tap_env(tap, sb.base_url, wrong))
+    assert result.returncode != 0, _output(result)
+    text = result.stdout + result.stderr
+    assert "HTTP 401" in text, _output(result)
+    assert "Check the api_key setting" in text, _output(result)
+    assert wrong not in text, "the key must never be logged"
+
+
+def test_job_runs_all_three_taps(meltano_run: Any) -> None:
+    """The `all-to-duckdb` job of meltano.yml: the three taps in one `meltano run`."""
+    with (
+        run_sandbox("crm", records=50, seed=1) as crm,
+        run_sandbox("projects", records=50, seed=1) as projects,
+        run_sandbox("leads", records=50, seed=1) as leads,
+    ):
+        env = {
+            **tap_env("crm", crm.base_url),
+            **tap_env("projects", projects.base_url),
+            **tap_env("leads", leads.base_url),
+        }
+        result = meltano_run("run", "all-to-duckdb", env=env)
+        assert result.returncode == 0, _output(result)
+        db = meltano_run.duckdb_path
+        for sb in (crm, projects, leads):
+            schema = f"tap_{sb.api}"
+            _assert_loaded(sb.truth(), duckdb_tables(db, schema), lambda t, s=schema: duckdb_ids(db, s, t))
