@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from dlt.sources.helpers.rest_client.paginators import OffsetPaginator, SinglePagePaginator
 from dlt.sources.rest_api.config_setup import create_paginator
+from requests import Request, Response
 
-from dlt_sources import MODULES, SOURCES, ReceivedCountOffsetPaginator
+from dlt_sources import MODULES, SOURCES, OffsetIgnoredError, ReceivedCountOffsetPaginator
 from dlt_sources._rest import RECEIVED_OFFSET, endpoint_paginator, rest_api_config, retrying_session
 
 SEEDS = Path(os.environ.get("SEEDS_DIR", "/work/shared/seeds"))
@@ -115,3 +116,31 @@ def test_paginator_refuses_a_total_path() -> None:
     with pytest.raises(ValueError, match="total_path"):
         ReceivedCountOffsetPaginator(limit=10, total_path="total")  # type: ignore[arg-type]
     assert issubclass(ReceivedCountOffsetPaginator, OffsetPaginator)
+
+
+def _response(url: str) -> Response:
+    response = Response()
+    response.status_code = 200
+    response.url = url
+    return response
+
+
+def test_paginator_advances_by_received_and_stops_on_empty_page() -> None:
+    paginator = ReceivedCountOffsetPaginator(limit=100, offset_param="from", limit_param="size")
+    request = Request("GET", "http://api/v1/tasks")
+    paginator.init_request(request)
+    assert request.params == {"from": 0, "size": 100}
+    paginator.update_state(_response("http://api/v1/tasks?from=0"), [{"id": i} for i in range(40)])
+    paginator.update_request(request)
+    assert request.params == {"from": 40, "size": 100} and paginator.has_next_page  # short page: go on
+    paginator.update_state(_response("http://api/v1/tasks?from=40"), [])
+    assert not paginator.has_next_page
+
+
+def test_paginator_stops_a_server_that_ignores_the_offset() -> None:
+    paginator = ReceivedCountOffsetPaginator(limit=2, offset_param="offset", limit_param="limit")
+    paginator.init_request(Request("GET", "http://api/v1/tasks"))
+    page = [{"id": 1}, {"id": 2}]
+    paginator.update_state(_response("http://api/v1/tasks?offset=0"), page)
+    with pytest.raises(OffsetIgnoredError, match="ignores the 'offset' parameter"):
+        paginator.update_state(_response("http://api/v1/tasks?offset=2"), list(page))
