@@ -29,7 +29,8 @@ def document_config(module: Any) -> dict[str, Any]:
     assert code, f"{path} has no python block"
     literal = code.group(1).split("rest_api_source(", 1)[1].rsplit(")", 1)[0]
     literal = literal.replace('dlt.secrets["api_key"]', '"<secret>"')
-    return ast.literal_eval(literal)  # type: ignore[no-any-return]
+    parsed: dict[str, Any] = ast.literal_eval(literal)
+    return parsed
 
 
 def expected_from_document(doc: dict[str, Any]) -> list[dict[str, Any]]:
@@ -86,7 +87,7 @@ def test_built_source_uses_loss_free_paginator(api: str) -> None:
     for row in module.RESOURCES:
         resource = source.resources[row.name]
         assert resource.write_disposition == "merge"
-        assert resource._hints["primary_key"] == "id"
+        assert resource.compute_table_schema()["columns"]["id"]["primary_key"] is True
         # The paginator dlt's rest_api builds from our config for this resource.
         paginator = create_paginator(endpoint_paginator(row))  # type: ignore[arg-type]
         if row.paginated:
@@ -106,7 +107,7 @@ def test_retry_session_is_exactly_the_documents_policy(monkeypatch: pytest.Monke
     assert retrying.stop.max_attempt_number == 4  # 3 retries
     assert retrying.wait.multiplier == 2
     assert type(retrying.wait).__name__ == "wait_exponential_retry_after"  # Retry-After honoured
-    statuses = set()
+    statuses: set[int] = set()
     for condition in retrying.retry.retries:
         statuses |= getattr(condition, "status_codes", set())
     assert statuses == {429, 500, 502, 503, 504}
