@@ -131,3 +131,24 @@ def test_key_and_base_url_from_dlt_toml_files(tmp_path: Path) -> None:
             "/v1/activities",
             "/v1/files",
         }
+
+
+def test_postgres_destination(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """--destination postgres with dlt's own credentials variable."""
+    dsn = request.getfixturevalue("pg_database")  # tests/conftest.py: skipped without PostgreSQL
+    with api_sandbox.run_sandbox("projects", records=30) as sb:
+        env = {"SOURCES__PROJECTS__API_KEY": "sandbox-key", "DESTINATION__POSTGRES__CREDENTIALS": dsn}
+        args = ["projects", "--destination", "postgres", "--base-url", sb.base_url, "-q"]
+        result = run_cli(*args, "--pipelines-dir", str(tmp_path / "p"), env=env)
+        assert result.returncode == 0, result.stderr
+        truth = sb.truth()
+    import psycopg2
+
+    con = psycopg2.connect(dsn)
+    try:
+        with con.cursor() as cur:
+            for name, ids in truth.items():
+                cur.execute(f'SELECT id FROM projects."{name}" ORDER BY id')
+                assert [row[0] for row in cur.fetchall()] == sorted(ids), name
+    finally:
+        con.close()
