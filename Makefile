@@ -1,0 +1,38 @@
+# The README's commands. Everything runs from the workspace venv (.venv/) that `make setup` makes.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+BIN := .venv/bin
+# pytest-xdist workers: the machine has 2 cores and the suite waits on subprocesses and HTTP.
+PYTEST_WORKERS ?= 2
+PYTEST_ARGS ?=
+
+.PHONY: help setup demo demo-dlt test lint bench clean
+
+help: ## list the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
+
+setup: ## install uv if missing, uv sync, meltano install
+	@PYTHON=$(PYTHON) bash scripts/setup.sh
+
+demo: setup ## start the sandboxes, meltano run the three taps into DuckDB, print rows vs truth
+	@$(BIN)/python scripts/demo.py
+
+demo-dlt: setup ## the same with the dlt variant (dlt_sources/)
+	@if [ -f scripts/demo_dlt.py ]; then $(BIN)/python scripts/demo_dlt.py; \
+	else echo "the dlt variant has no demo yet (scripts/demo_dlt.py)"; exit 1; fi
+
+test: setup ## the whole suite: pytest over pyproject testpaths, with xdist workers
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --durations=15 $(PYTEST_ARGS)
+
+lint: setup ## ruff (lint and format check) and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy tapkit/tapkit tap-crm/tap_crm tap-projects/tap_projects tap-leads/tap_leads sandbox/api_sandbox dlt_sources scripts tests
+
+bench: setup ## benchmarks (bench/, results in bench/RESULTS.md)
+	@if [ -f bench/__main__.py ] || [ -f bench/run.py ]; then $(BIN)/python -m bench; \
+	else echo "no benchmarks yet: bench/ has no __main__.py or run.py"; exit 1; fi
+
+clean: ## remove outputs, plugin venvs and the test cache (keeps .venv)
+	rm -rf output/warehouse.duckdb output/jsonl output/demo-logs .meltano .tmp/meltano-test
