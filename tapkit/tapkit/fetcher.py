@@ -2,9 +2,9 @@
 
 Offsets are predictable: after the first page we know how many records a page brings (``step``),
 so the pages at ``offset + step``, ``offset + 2*step``, ... can be requested before the earlier
-ones arrive. Each page is checked on arrival against the offset the records so far have actually
-reached (the same ``OffsetPaginator`` arithmetic as the one-at-a-time path); a page fetched at an
-offset that turned out wrong (the server sent a page of another length) is discarded with every
+ones arrive. Each page is checked on arrival against the offset the paginator actually wants next (the
+same ``OffsetPaginator`` as the one-at-a-time path); a page fetched at an offset that turned
+out wrong (the server sent a page of another length, or the data moved) is discarded with every
 later guess and the guessing restarts from the true offset. So the pages delivered, and their
 order, are exactly those of the sequential path; only the waiting overlaps.
 """
@@ -17,7 +17,7 @@ import typing as t
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from tapkit.pagination import OffsetPaginator
+from tapkit.pagination import Accepted, OffsetPaginator
 
 FetchPage = t.Callable[[int], list[dict]]
 
@@ -69,23 +69,22 @@ def pages_in_order(
     fetch: FetchPage,
     paginator: OffsetPaginator,
     gate: RequestGate,
-) -> t.Iterator[tuple[int, list[dict]]]:
-    """Yield ``(offset, records)`` page by page, in order, until the paginator is finished."""
+) -> t.Iterator[tuple[int, Accepted]]:
+    """Yield ``(offset, accepted page)`` in order until the paginator is finished."""
     if paginator.finished:
         return
-    offset = paginator.offset
-    records = fetch(offset)
-    yield offset, records
-    paginator.advance(len(records))
-    if paginator.finished or gate.max_concurrency == 1:
+    if gate.max_concurrency == 1:
         while not paginator.finished:
             offset = paginator.offset
-            records = fetch(offset)
-            yield offset, records
-            paginator.advance(len(records))
+            yield offset, paginator.accept(offset, fetch(offset))
         return
 
-    step = len(records)
+    # The first page alone: it tells how far a page moves us (``step``).
+    offset = paginator.offset
+    yield offset, paginator.accept(offset, fetch(offset))
+    step = paginator.offset - offset
+    if step <= 0:
+        step = 1
     pool = ThreadPoolExecutor(max_workers=gate.max_concurrency, thread_name_prefix="page")
     pending: deque[tuple[int, Future[list[dict]]]] = deque()
     next_offset = paginator.offset
@@ -99,10 +98,8 @@ def pages_in_order(
                 _discard(pending, future)
                 next_offset = paginator.offset
                 continue
-            records = future.result()
-            yield offset, records
-            paginator.advance(len(records))
-            if len(records) != step and not paginator.finished:
+            yield offset, paginator.accept(offset, future.result())
+            if paginator.offset != offset + step and not paginator.finished:
                 _discard(pending)  # every later guess assumed pages of `step` records
                 next_offset = paginator.offset
     finally:

@@ -40,7 +40,7 @@ from tapkit.errors import (
 from tapkit.fetcher import pages_in_order
 from tapkit.pagination import OffsetPaginator
 from tapkit.retry import RetryPolicy
-from tapkit.writer import FastSingerWriter, _default, dumps_line, write_bytes
+from tapkit.writer import FastSingerWriter, _default, dumps_line
 
 if t.TYPE_CHECKING:
     from backoff.types import Details
@@ -51,6 +51,8 @@ if t.TYPE_CHECKING:
 DEFAULT_REQUEST_TIMEOUT = 60.0
 # Key of a stream's state that says where an interrupted full-table sync got to.
 RESUME_KEY = "resume"
+# Records each page re-reads from the page before, to notice data that moved under the offsets.
+DEFAULT_PAGE_OVERLAP = 1
 
 
 class OffsetStream(RESTStream[int]):
@@ -253,48 +255,66 @@ class OffsetStream(RESTStream[int]):
     # -- the page loop ------------------------------------------------------------------------
 
     @property
-    def resume_offset(self) -> int:
-        """Where a previous, interrupted run of this stream got to (0 for a full refresh)."""
-        offset = (self.stream_state.get(RESUME_KEY) or {}).get("offset", 0)
-        return offset if isinstance(offset, int) and offset > 0 else 0
+    def resume_point(self) -> dict[str, t.Any]:
+        """Where a previous, interrupted run of this stream got to ({} for a full refresh)."""
+        resume = self.stream_state.get(RESUME_KEY)
+        if not isinstance(resume, dict) or not isinstance(resume.get("offset"), int) or resume["offset"] < 0:
+            return {}
+        anchors = resume.get("anchors")
+        return {"offset": resume["offset"], "anchors": anchors if isinstance(anchors, list) else []}
 
-    def iter_pages(self, context: Context | None) -> t.Iterator[tuple[int | None, list[dict]]]:
-        """``(offset, records)`` for every page of the stream, in order; offset None if unpaginated."""
+    def new_paginator(self) -> OffsetPaginator:
+        assert self.page_size is not None
+        resume = self.resume_point
+        overlap = int(self.config.get("page_overlap", DEFAULT_PAGE_OVERLAP))
+        if resume:
+            self.logger.info("stream '%s': resuming at %s=%d", self.name, self.offset_param, resume["offset"])
+        key = self.primary_keys[0]
+        return OffsetPaginator(
+            self.page_size,
+            start=resume.get("offset", 0),
+            overlap=min(overlap, self.page_size - 1),
+            key=(lambda record: record[key]) if len(self.primary_keys) == 1 else self._record_key,
+            anchors=resume.get("anchors", ()),
+            events=lambda message: self.logger.warning("stream '%s': %s", self.name, message),
+        )
+
+    def _record_key(self, record: dict) -> list:
+        return [record[k] for k in self.primary_keys]
+
+    def iter_pages(self, context: Context | None) -> t.Iterator[tuple[list[dict], dict | None]]:
+        """``(records, resume point after them)`` for every page, in order; no resume if unpaginated."""
         with self.get_http_request_counter() as request_counter:
             request_counter.with_context(context)
             if self.page_size is None:
                 records = self.fetch_page(context, None)
                 request_counter.increment()
-                yield None, records
+                yield records, None
                 return
-            start = self.resume_offset
-            if start:
-                self.logger.info("stream '%s': resuming at %s=%d", self.name, self.offset_param, start)
-            paginator = OffsetPaginator(self.page_size, start=start)
-            previous_first: t.Any = None
-            for offset, records in pages_in_order(
-                lambda offset: self.fetch_page(context, offset), paginator, self.rest_tap.request_gate
-            ):
-                request_counter.increment()
-                if records:
-                    first = tuple(records[0][key] for key in self.primary_keys)
-                    if offset != start and first == previous_first:
-                        raise PaginationError(
-                            f"stream '{self.name}': the page at {self.offset_param}={offset} "
-                            f"starts with the same record as the page before it: the API ignores the "
-                            f"'{self.offset_param}' parameter, so paging would never end."
-                        )
-                    previous_first = first
-                yield offset, records
+            paginator = self.new_paginator()
+            written = 0
+            try:
+                for _, page in pages_in_order(
+                    lambda offset: self.fetch_page(context, offset), paginator, self.rest_tap.request_gate
+                ):
+                    request_counter.increment()
+                    written += len(page.records)
+                    yield page.records, page.resume
+            except PaginationError as exc:
+                raise PaginationError(f"stream '{self.name}': {exc}") from None
             self.logger.info(
-                "stream '%s': %d records in %d pages", self.name, paginator.offset - start, paginator.pages
+                "stream '%s': %d records from %d pages%s",
+                self.name,
+                written,
+                paginator.pages,
+                f"; the data moved {paginator.shifts} times and was followed" if paginator.shifts else "",
             )
 
-    def _page_written(self, offset: int | None, count: int) -> None:
-        """Every record of the page at ``offset`` is out: a rerun may start after it."""
-        if offset is None:
+    def _page_written(self, resume: dict | None) -> None:
+        """Every record of the page is out: a rerun may start after it."""
+        if resume is None:
             return
-        self.stream_state[RESUME_KEY] = {"offset": offset + count}
+        self.stream_state[RESUME_KEY] = resume
         self._write_state_message()
 
     def _stream_done(self) -> None:
@@ -302,10 +322,10 @@ class OffsetStream(RESTStream[int]):
 
     def request_records(self, context: Context | None) -> t.Iterable[dict]:
         """The SDK's per-record path (stream maps, flattening, dry runs): state after each page."""
-        for offset, records in self.iter_pages(context):
+        for records, resume in self.iter_pages(context):
             yield from records
             # The SDK writes each record before asking for the next, so the page is out now.
-            self._page_written(offset, len(records))
+            self._page_written(resume)
         self._stream_done()
 
     # -- the fast path -----------------------------------------------------------------------
@@ -340,13 +360,15 @@ class OffsetStream(RESTStream[int]):
             yield from super()._sync_records(context, write_messages=write_messages)
             return
         deselected = self._deselected_paths() or frozenset()
+        writer = t.cast("FastSingerWriter", self._tap.message_writer)
         conform = compile_conformer(self.effective_schema)
         head = dumps_line({"type": "RECORD", "stream": self.stream_maps[0].stream_alias})[:-2] + b',"record":'
         warned: set[str] = set()
         with self.get_record_counter() as record_counter, self.get_sync_timer():
             record_counter.with_context(context)
-            for offset, records in self.iter_pages(context):
+            for records, resume in self.iter_pages(context):
                 if not records:
+                    self._page_written(resume)
                     continue
                 extra: dict[str, t.Any] = {"time_extracted": utc_now()}
                 if self._stream_version is not None:
@@ -361,7 +383,7 @@ class OffsetStream(RESTStream[int]):
                     if conform is not None:
                         record = conform(record, unmapped, None)
                     lines.append(head + orjson.dumps(record, default=_default) + tail)
-                write_bytes(b"".join(lines))
+                writer.write_lines(b"".join(lines))
                 self.state_manager.is_flushed = False
                 record_counter.increment(len(records))
                 if unmapped and not warned.issuperset(unmapped):
@@ -372,7 +394,7 @@ class OffsetStream(RESTStream[int]):
                         tuple(dict.fromkeys(unmapped)),
                         self.name,
                     )
-                self._page_written(offset, len(records))
+                self._page_written(resume)
         self._stream_done()
         self._finalize_state(self.stream_state)
         self._write_state_message()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 import typing as t
 from functools import cached_property
@@ -16,6 +18,8 @@ from tapkit.fetcher import RequestGate
 from tapkit.writer import FastSingerWriter
 
 if t.TYPE_CHECKING:
+    from types import FrameType
+
     from jsonschema.exceptions import ValidationError
 
     from tapkit.stream import OffsetStream
@@ -78,6 +82,16 @@ def settings_schema(default_base_url: str) -> dict[str, t.Any]:
                 "description": "Optional ceiling on the request rate of the whole tap. A 429 response also "
                 "pauses all requests and halves the pages in flight.",
             },
+            "page_overlap": {
+                "type": "integer",
+                "minimum": 0,
+                "default": 1,
+                "title": "Page overlap",
+                "description": "Records each page re-reads from the end of the page before. If they are not "
+                "where they were, records were inserted or deleted during the sync: the tap finds its place "
+                "again instead of skipping records. 0 requests exactly the document's offsets and detects "
+                "nothing.",
+            },
             "user_agent": {
                 "type": "string",
                 "title": "User agent",
@@ -120,6 +134,23 @@ class RestTap(Tap):
             max_concurrency=int(self.config.get("max_concurrency") or 8),
             max_requests_per_second=self.config.get("max_requests_per_second"),
         )
+
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        """SIGTERM/SIGINT: never cut a line in half; leave the state of the pages fully written; exit
+        non-zero (the sync is incomplete), so a scheduler knows to run it again."""
+        writer = self.message_writer
+        if isinstance(writer, FastSingerWriter) and writer.writing:
+            writer.pending_signal = signum
+            writer.on_signal = self._stop_on_signal
+            return
+        self._stop_on_signal(signum)
+
+    def _stop_on_signal(self, signum: int) -> None:
+        name = signal.Signals(signum).name
+        self.logger.warning("%s: %s received: stopping; a rerun with the last state resumes", self.name, name)
+        self._state_writer.write_state(self.state)
+        sys.stdout.flush()
+        os._exit(128 + signum)
 
     def discover_streams(self) -> list[OffsetStream]:
         return [stream_type(tap=self) for stream_type in self.stream_types]

@@ -48,8 +48,25 @@ def write_bytes(data: bytes) -> None:
 
 
 class FastSingerWriter(GenericSingerWriter[bytes, "Message"]):
+    """A termination signal that arrives mid-write waits for the write to end, so the target never
+    sees half a line; ``on_signal`` then runs with the signal number."""
+
+    def __init__(self) -> None:
+        self.writing = False
+        self.pending_signal: int | None = None
+        self.on_signal: t.Callable[[int], None] | None = None
+
     def serialize_message(self, message: Message) -> bytes:
         return dumps_line(message.to_dict())
 
     def write_message(self, message: Message) -> None:
-        write_bytes(self.serialize_message(message))
+        self.write_lines(self.serialize_message(message))
+
+    def write_lines(self, data: bytes) -> None:
+        self.writing = True
+        try:
+            write_bytes(data)
+        finally:
+            self.writing = False
+        if self.pending_signal is not None and self.on_signal is not None:
+            self.on_signal(self.pending_signal)

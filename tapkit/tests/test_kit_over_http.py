@@ -11,7 +11,8 @@ import pytest
 from api_sandbox import Fault, run_sandbox
 from tapkit.testing import run_tap, tap_config
 
-SEQUENTIAL = {"max_concurrency": 1}
+# One page after another, at exactly the document's offsets (no overlap: see test_overlap_*).
+SEQUENTIAL = {"max_concurrency": 1, "page_overlap": 0}
 FAST_RETRY = {"backoff_factor": 0.01}
 
 
@@ -81,7 +82,7 @@ def test_clamping_server_loses_nothing(concurrency):
     # The server sends at most 7 records whatever we ask for: advancing by the page size asked
     # for, or stopping at the first short page, would skip records here.
     with run_sandbox("projects", records=61, max_page_size=7) as sb:
-        run = run_tap("tap-projects", tap_config(sb.base_url, max_concurrency=concurrency))
+        run = run_tap("tap-projects", tap_config(sb.base_url, max_concurrency=concurrency, page_overlap=0))
         assert run.returncode == 0, run.stderr[-2000:]
         assert_every_id_once(run, sb)
         if concurrency == 1:
@@ -89,7 +90,26 @@ def test_clamping_server_loses_nothing(concurrency):
             assert offsets == [*range(0, 61, 7), 61]  # one extra request, answered by an empty page
 
 
-def test_pages_in_flight_write_exactly_what_sequential_writes():
+def test_overlap_request_sequence():
+    # Each page starts one record before the previous one ended, to check the data did not move.
+    with run_sandbox("crm", records=45) as sb:
+        run = run_tap("tap-crm", tap_config(sb.base_url, max_concurrency=1))
+        assert run.returncode == 0, run.stderr[-2000:]
+        assert requests_to(sb, "/v1/tasks") == [
+            {"offset": "0", "limit": "20"},
+            {"offset": "19", "limit": "20"},
+            {"offset": "38", "limit": "20"},
+        ]
+        assert_every_id_once(run, sb)
+    with run_sandbox("projects", records=30, max_page_size=7) as sb:
+        run = run_tap("tap-projects", tap_config(sb.base_url, max_concurrency=1))
+        offsets = [int(q["from"]) for q in requests_to(sb, "/v1/files")]
+        assert offsets == [0, 6, 12, 18, 24, 29]  # clamped to 7: advance by what arrived, less the overlap
+        assert_every_id_once(run, sb)
+
+
+@pytest.mark.parametrize("overlap", [0, 1, 3])
+def test_pages_in_flight_write_exactly_what_sequential_writes(overlap):
     def strip(run):
         return [
             (m["type"], m.get("stream"), m.get("record"), m.get("value"))
@@ -98,8 +118,8 @@ def test_pages_in_flight_write_exactly_what_sequential_writes():
         ]
 
     with run_sandbox("crm", records=333, max_page_size={"tags": 13, "users": 9}) as sb:
-        one = run_tap("tap-crm", tap_config(sb.base_url, max_concurrency=1))
-        eight = run_tap("tap-crm", tap_config(sb.base_url, max_concurrency=8))
+        one = run_tap("tap-crm", tap_config(sb.base_url, max_concurrency=1, page_overlap=overlap))
+        eight = run_tap("tap-crm", tap_config(sb.base_url, max_concurrency=8, page_overlap=overlap))
     assert one.returncode == eight.returncode == 0
     assert strip(one) == strip(eight)
 
@@ -276,6 +296,21 @@ def test_resume_offset_in_state_and_cleared_at_the_end():
         # the input state echoed, then one STATE per page written (streams run in name order)
         assert list(dict.fromkeys(offsets)) == [40, 60, 80, 100, None]
         assert "resume" not in run.states[-1]["bookmarks"]["tasks"]
+
+
+def test_resume_with_overlap_checks_the_anchor_first():
+    with run_sandbox("crm", records=100) as sb:
+        config = tap_config(sb.base_url, max_concurrency=1)
+        first = run_tap("tap-crm", config)
+        mid = next(
+            s for s in first.states if s["bookmarks"].get("tasks", {}).get("resume", {}).get("offset") == 58
+        )
+        assert mid["bookmarks"]["tasks"]["resume"] == {"offset": 58, "anchors": [sb.truth("tasks")[57]]}
+        sb.reset()
+        rerun = run_tap("tap-crm", config, state=mid)
+        assert rerun.returncode == 0, rerun.stderr[-2000:]
+        assert requests_to(sb, "/v1/tasks")[0] == {"offset": "57", "limit": "20"}
+        assert rerun.ids("tasks") == sb.truth("tasks")[58:]
 
 
 def test_discover_lists_every_stream_with_schema_and_key():
