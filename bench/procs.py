@@ -1,0 +1,191 @@
+"""Child processes: the sandbox server, and measured runs (wall time and peak RSS of one child)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+VENV_BIN = Path(sys.executable).parent
+API_KEY = "sandbox-key"
+
+
+def venv_script(name: str) -> str:
+    """A console script of this environment (beside the interpreter), else from PATH."""
+    found = VENV_BIN / name
+    if found.exists():
+        return str(found)
+    return shutil.which(name) or name
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    }
+    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
+    env.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+    # A developer's own tap or dlt settings must not leak into a measurement.
+    for key in list(env):
+        if key.startswith(("TAP_", "TARGET_", "SOURCES__")) or key in {
+            "MELTANO_ENVIRONMENT",
+            "MELTANO_DATABASE_URI",
+        }:
+            del env[key]
+    env.update(extra)
+    return env
+
+
+class SandboxProcess:
+    """``api-sandbox serve --api projects ... --port 0`` in its own process (its own GIL)."""
+
+    def __init__(self, records: int, latency_ms: int = 0, api: str = "projects") -> None:
+        self._dir = tempfile.TemporaryDirectory(prefix="bench-sandbox-")
+        out_path = Path(self._dir.name) / "stdout"
+        self._out = open(out_path, "wb")  # noqa: SIM115 - open for the life of the server
+        self._err = open(Path(self._dir.name) / "stderr", "wb")  # noqa: SIM115
+        argv = [
+            venv_script("api-sandbox"),
+            "serve",
+            "--api",
+            api,
+            "--records",
+            str(records),
+            "--latency-ms",
+            str(latency_ms),
+            "--port",
+            "0",
+        ]
+        self.proc = subprocess.Popen(argv, stdout=self._out, stderr=self._err, env=child_env())
+        deadline = time.monotonic() + 60
+        while True:
+            first = out_path.read_text().split("\n", 1)
+            if len(first) == 2 and first[0].strip():
+                self.base_url = first[0].strip()
+                break
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(
+                    f"api-sandbox did not start: {(Path(self._dir.name) / 'stderr').read_text()}"
+                )
+            time.sleep(0.02)
+        self.records = records
+        self.latency_ms = latency_ms
+
+    def _get(self, path: str) -> object:
+        with urllib.request.urlopen(self.base_url.rstrip("/") + path, timeout=60) as response:
+            return json.loads(response.read())
+
+    def truth(self, resource: str | None = None) -> dict[str, list]:
+        """{resource: ids in served order}."""
+        if resource is None:
+            return self._get("/_sandbox/truth")  # type: ignore[return-value]
+        return {resource: self._get(f"/_sandbox/truth?resource={resource}")}  # type: ignore[dict-item]
+
+    def requests_made(self, path: str) -> int:
+        stats = self._get("/_sandbox/stats")
+        return int(stats.get(path, {}).get("requests", 0))  # type: ignore[union-attr]
+
+    def reset(self) -> None:
+        request = urllib.request.Request(self.base_url.rstrip("/") + "/_sandbox/reset", method="POST")
+        with urllib.request.urlopen(request, timeout=60):
+            pass
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._out.close()
+        self._err.close()
+        self._dir.cleanup()
+
+    def __enter__(self) -> SandboxProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@dataclass
+class ChildRun:
+    wall: float  # seconds from spawn to exit: interpreter start-up and imports included
+    returncode: int
+    max_rss_mb: float  # peak resident set size of this child alone (wait4's rusage)
+    stderr: str
+
+    def check(self, what: str) -> None:
+        if self.returncode != 0:
+            raise RuntimeError(f"{what} exited {self.returncode}:\n{self.stderr[-3000:]}")
+
+
+def run_child(
+    argv: list[str],
+    *,
+    stdout: str | os.PathLike[str] = os.devnull,
+    env: dict[str, str] | None = None,
+    cwd: str | os.PathLike[str] = REPO,
+    timeout: float = 1800,
+) -> ChildRun:
+    """Run one child to its end; the rusage of exactly that child comes from ``os.wait4``."""
+    with tempfile.TemporaryFile() as err, open(stdout, "wb") as out:
+        started = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=out, stderr=err, env=env or child_env(), cwd=cwd)
+        killer = threading.Timer(timeout, proc.kill)
+        killer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            killer.cancel()
+        wall = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        text = err.read().decode(errors="replace")
+    return ChildRun(wall, proc.returncode, usage.ru_maxrss / 1024, text)
+
+
+def record_count_metric(stderr: str, stream: str) -> int:
+    """Records the tap itself reported (singer-sdk's record_count counters are increments)."""
+    total = 0
+    for line in stderr.splitlines():
+        if '"metric":"record_count"' not in line.replace(" ", ""):
+            continue
+        metric = json.loads(line[line.index("{") :])
+        if metric.get("tags", {}).get("stream") == stream:
+            total += int(metric["value"])
+    return total
+
+
+def reported_records(stderr: str) -> int:
+    """``records N``, the last line of that form a bench helper wrote to stderr."""
+    for line in reversed(stderr.splitlines()):
+        if line.startswith("records "):
+            return int(line.split()[1])
+    return -1
+
+
+def singer_record_ids(path: str | os.PathLike[str], stream: str) -> list:
+    """Ids of every RECORD message of ``stream`` in a Singer output file."""
+    import orjson
+
+    ids = []
+    with open(path, "rb") as f:
+        for line in f:
+            if b'"RECORD"' not in line:
+                continue
+            message = orjson.loads(line)
+            if message.get("type") == "RECORD" and message.get("stream") == stream:
+                ids.append(message["record"]["id"])
+    return ids
