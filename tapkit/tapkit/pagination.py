@@ -57,6 +57,7 @@ class OffsetPaginator:
         self.reached = start  # records of the data before our position, as far as we know
         self.anchors: deque[t.Any] = deque(anchors, maxlen=page_size)
         self._last_received = page_size
+        self._longest = 0  # the longest page the server has sent: what it really serves per page
         self.offset = self._next_offset()
         self.pages = 0
         self.finished = False
@@ -96,6 +97,7 @@ class OffsetPaginator:
         self._check_offset_moves(offset, records)
         if records:
             self._last_received = len(records)
+            self._longest = max(self._longest, len(records))
         if not (self.overlap and self.anchors and offset < self.reached):
             new = records
             self._plain(offset, len(records))
@@ -139,14 +141,15 @@ class OffsetPaginator:
         new = [r for r, k in zip(records[found + 1 :], keys[found + 1 :], strict=True) if k not in anchor_set]
         self.reached = offset + len(records)
         # A short page ends the data where the server honours our page size; one that brought
-        # nothing new ends it in any case.
-        self.finished = len(records) < self.page_size and (self._size_honoured or not new)
+        # nothing new ends it when it is shorter than what the server serves per page.
+        short = len(records) < self.page_size
+        self.finished = short and (self._size_honoured or (not new and len(records) < self._longest))
         return new
 
     def _look_back(self, offset: int, received: int) -> None:
         if offset > 0:
             self._lookback += 1
-            step = self.page_size * 2 ** (self._lookback - 1)
+            step = max(self._longest, 1) * 2 ** (self._lookback - 1)
             self.offset = max(0, offset - step)
             self._events(
                 f"none of the last {len(self.anchors)} records written is where it was (page at {offset} "
