@@ -19,8 +19,11 @@ KEEP = ("type", "format", "description")
 
 def singer_schema(openapi_schema: dict) -> dict:
     """The Singer form of an OpenAPI 3.1 schema: structure and types kept; enums, required lists and
-    additionalProperties dropped (a new enum value or field at the vendor must not break a sync)."""
-    out = {k: openapi_schema[k] for k in KEEP if k in openapi_schema}
+    additionalProperties dropped (a new enum value or field at the vendor must not break a sync).
+    Objects carry no description: singer-sdk's flattening mistakes an object's "description" for a
+    property of that name (0.54.9), and then fails on records that have a "description" field."""
+    keep = KEEP if "properties" not in openapi_schema else tuple(k for k in KEEP if k != "description")
+    out = {k: openapi_schema[k] for k in keep if k in openapi_schema}
     if "properties" in openapi_schema:
         out["properties"] = {name: singer_schema(sub) for name, sub in openapi_schema["properties"].items()}
     if "items" in openapi_schema:

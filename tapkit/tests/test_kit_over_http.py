@@ -6,6 +6,8 @@ and with pages in flight), the retry policy, one-line failures, secrecy, config 
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from api_sandbox import Fault, run_sandbox
@@ -317,11 +319,47 @@ def test_discover_lists_every_stream_with_schema_and_key():
     with run_sandbox("leads", records=5) as sb:
         run = run_tap("tap-leads", tap_config(sb.base_url), extra_args=("--discover",))
         assert sb.request_log() == []  # discovery reads the schemas shipped with the tap
-    import json
-
     catalog = json.loads(run.stdout)
     streams = {s["tap_stream_id"]: s for s in catalog["streams"]}
     assert set(streams) == {spec.name for spec in sb.resources}
     for stream in streams.values():
         assert stream["key_properties"] == ["id"]
         assert "id" in stream["schema"]["properties"]
+
+
+def test_stream_maps_and_flattening_take_the_sdk_path_and_lose_nothing():
+    config = {
+        "stream_maps": {"tasks": {"description": None}, "accounts": {"__filter__": "id % 20 == 0"}},
+        "flattening_enabled": True,
+        "flattening_max_depth": 1,
+    }
+    with run_sandbox("crm", records=70) as sb:
+        run = run_tap("tap-crm", tap_config(sb.base_url, **config))
+        assert run.returncode == 0, run.stderr[-2000:]
+        assert run.ids("tasks") == sb.truth("tasks")
+        assert all("description" not in r for r in run.records("tasks"))
+        assert run.ids("accounts") == [i for i in sb.truth("accounts") if i % 20 == 0]
+        nested = [k for r in run.records("tasks") for k, v in r.items() if isinstance(v, dict)]
+        assert nested == []  # flattened one level
+        assert any("resume" in s["bookmarks"].get("tasks", {}) for s in run.states)
+        assert "resume" not in run.states[-1]["bookmarks"]["tasks"]
+
+
+def test_undeclared_fields_are_dropped_with_one_warning(tmp_path):
+    # A catalog whose tasks schema lacks two properties: the fast path must drop them, as the SDK does.
+    with run_sandbox("crm", records=30) as sb:
+        catalog = json.loads(run_tap("tap-crm", tap_config(sb.base_url), extra_args=("--discover",)).stdout)
+        for entry in catalog["streams"]:
+            selected = entry["tap_stream_id"] == "tasks"
+            stream_level = next(m for m in entry["metadata"] if m["breadcrumb"] == [])
+            stream_level["metadata"]["selected"] = selected
+            if selected:
+                entry["schema"]["properties"].pop("name")
+                entry["schema"]["properties"].pop("reminder")
+        run = run_tap("tap-crm", tap_config(sb.base_url), catalog=catalog)
+        assert run.returncode == 0, run.stderr[-2000:]
+        assert run.streams() == {"tasks"}
+        assert run.ids("tasks") == sb.truth("tasks")
+        assert all("name" not in r and "reminder" not in r for r in run.records("tasks"))
+    warnings = [line for line in run.stderr.splitlines() if "not found in catalog schema" in line]
+    assert len(warnings) == 1 and "name" in warnings[0] and "reminder" in warnings[0]
