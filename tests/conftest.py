@@ -5,7 +5,8 @@
   meltano.yml or a package's pyproject.toml changes; the taps are editable installs, so code changes need
   no reinstall).
 - `meltano_run` (function): `meltano_run("run", "tap-crm", "target-duckdb", env={...})` runs meltano in
-  that project with a per-test system database (state), DuckDB file and JSONL directory; returns the
+  that project with a per-test system database (state), `.meltano` run dir (plugin venvs linked from the
+  cache), DuckDB file and JSONL directory; returns the
   CompletedProcess (stdout and stderr captured as text). `meltano_run.duckdb_path`, `.jsonl_dir`,
   `.env` tell where things go.
 - `postgres` (session): a DSN of a server: TEST_PG_DSN when set (.ci/run sets it), else a server started
@@ -48,6 +49,7 @@ REPO = Path(__file__).resolve().parents[1]
 CACHE = Path(os.environ.get("MELTANO_TEST_CACHE", REPO / ".tmp" / "meltano-test"))
 IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 VENV_BIN = Path(sys.executable).parent
+PLUGIN_DIRS = {"extractors", "loaders", "mappers", "utilities", "transformers", "orchestrators", "files"}
 MELTANO = shutil.which("meltano", path=str(VENV_BIN)) or shutil.which("meltano") or "meltano"
 
 
@@ -135,7 +137,17 @@ class MeltanoRunner:
         self.workdir = workdir
         self.duckdb_path = workdir / "warehouse.duckdb"
         self.jsonl_dir = workdir / "jsonl"
+        # Meltano writes each run's catalog and config under <sys dir>/run/<plugin>/, shared by every run
+        # of that plugin: parallel tests would clobber each other's files. So each test gets its own sys
+        # dir whose plugin directories are links to the installed venvs.
+        sys_dir = workdir / ".meltano"
+        sys_dir.mkdir()
+        for child in project.sys_dir.iterdir():
+            if child.is_dir() and child.name in PLUGIN_DIRS:
+                (sys_dir / child.name).symlink_to(child, target_is_directory=True)
+        self.sys_dir = sys_dir
         self.env = {
+            "MELTANO_SYS_DIR_ROOT": str(sys_dir),
             "MELTANO_DATABASE_URI": f"sqlite:///{workdir}/meltano.db",
             "TARGET_DUCKDB_FILEPATH": str(self.duckdb_path),
             "TARGET_JSONL_DESTINATION_PATH": str(self.jsonl_dir),
