@@ -159,12 +159,14 @@ def main() -> int:
     tables = sum(len(t) for t in truths.values())
     rows_total = sum(len(ids) for t in truths.values() for ids in t.values())
     say()
-    say(f"{tables} tables, {rows_total} rows, {mismatches} mismatches, in {time.monotonic() - total_start:.0f} s")
+    elapsed = time.monotonic() - total_start
+    say(f"{tables} tables, {rows_total} rows, {mismatches} mismatches, in {elapsed:.0f} s")
     say(f"DuckDB file: {WAREHOUSE.relative_to(REPO)} (schemas tap_crm, tap_projects, tap_leads)")
     say("Try:")
+    query = "SELECT status, count(*) AS tasks FROM tap_crm.tasks GROUP BY 1 ORDER BY 2 DESC"
     say(
-        "  .venv/bin/python -c \"import duckdb; print(duckdb.connect('output/warehouse.duckdb', "
-        "read_only=True).sql('SELECT status, count(*) AS tasks FROM tap_crm.tasks GROUP BY 1 ORDER BY 2 DESC'))\""
+        '  .venv/bin/python -c "import duckdb; '
+        f"print(duckdb.connect('output/warehouse.duckdb', read_only=True).sql('{query}'))\""
     )
     say(f"Logs of each run: {LOGS.relative_to(REPO)}/")
     return 1 if mismatches else 0
