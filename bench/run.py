@@ -574,7 +574,10 @@ def machine() -> dict[str, str]:
             versions.append(f"{pkg} {metadata.version(pkg)}")
         except metadata.PackageNotFoundError:
             versions.append(f"{pkg} (not installed)")
+    load = os.getloadavg()
     return {
+        "load average now (1, 5, 15 min)": f"{load[0]:.1f}, {load[1]:.1f}, {load[2]:.1f} "
+        "(above the core count means other work shared the machine during the run)",
         "CPU": cpu,
         "cores": str(os.cpu_count()),
         "RAM": ram,
