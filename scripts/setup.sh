@@ -19,7 +19,9 @@ fi
 
 step "uv sync (workspace venv in .venv/)"
 start=$SECONDS
-"${UV[@]}" sync --quiet
+# Bytecode compiled now: the machines set PYTHONDONTWRITEBYTECODE, and without .pyc files every tap
+# start recompiles singer-sdk and friends (0.8 s of each run).
+"${UV[@]}" sync --quiet --compile-bytecode
 echo "    $((SECONDS - start)) s"
 
 # Reinstall plugins only when meltano.yml or a package's dependencies changed (taps are editable installs).
@@ -32,7 +34,7 @@ else
   start=$SECONDS
   mkdir -p output
   log=output/meltano-install.log
-  if ! .venv/bin/meltano install >"$log" 2>&1; then
+  if ! UV_COMPILE_BYTECODE=1 .venv/bin/meltano install >"$log" 2>&1; then
     tail -30 "$log" >&2
     echo "meltano install failed; full log: $log" >&2
     exit 1

@@ -3,15 +3,16 @@
 Same result as singer-sdk's ``conform_record_data_types`` for values that come out of a JSON
 parser: properties the schema does not declare are dropped (and reported, so the stream can warn
 once), values of boolean-only properties become booleans (``value != 0``, as the SDK does), and
-nested objects and arrays of objects are treated the same way, recursively. The schema is read
-once; per record the work is a key-set comparison plus the few properties that need a change.
+nested objects and arrays of objects get the same treatment, recursively. The schema is read
+once and turned into straight-line Python source for that schema; per record the work is a
+key-set comparison plus the few properties that may need a change.
 """
 
 from __future__ import annotations
 
 import typing as t
 
-# conform(value, unmapped, path) -> conformed value; unmapped collects dotted property paths
+# conform(record, unmapped, path) -> the conformed record; unmapped collects dotted property paths
 Conformer = t.Callable[[t.Any, list[str], str | None], t.Any]
 
 
@@ -25,6 +26,14 @@ def _types(schema: dict) -> list:
     return kind if isinstance(kind, list) else [kind]
 
 
+def _is_object(schema: dict) -> bool:
+    return "object" in _types(schema) and "properties" in schema
+
+
+def _is_list(schema: dict) -> bool:
+    return "array" in _types(schema) and isinstance(schema.get("items"), dict) and "prefixItems" not in schema
+
+
 def _is_exclusive_boolean(schema: dict) -> bool:
     kind = schema.get("type")
     if kind is None:
@@ -33,54 +42,86 @@ def _is_exclusive_boolean(schema: dict) -> bool:
     return kinds in ({"boolean"}, {"boolean", "null"})
 
 
-def _to_boolean(value: t.Any, unmapped: list[str], path: str | None) -> t.Any:
-    if value is None or value is True or value is False:
-        return value
-    return value != 0
+def _needs_work(schema: dict) -> bool:
+    if _is_object(schema):
+        return True
+    if _is_list(schema):
+        return _needs_work(schema["items"])
+    return _is_exclusive_boolean(schema)
+
+
+def _drop(value: dict, declared: frozenset[str], unmapped: list[str], path: str | None) -> dict:
+    unmapped.extend(k if path is None else f"{path}.{k}" for k in value if k not in declared)
+    return {k: v for k, v in value.items() if k in declared}
+
+
+class _Source:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.names: dict[str, t.Any] = {"_drop": _drop}
+        self._count = 0
+
+    def name(self, prefix: str, value: t.Any = None) -> str:
+        self._count += 1
+        name = f"_{prefix}{self._count}"
+        if value is not None:
+            self.names[name] = value
+        return name
+
+
+def _path(parent: str, name: str) -> str:
+    """Source for the dotted path of property ``name`` under the path expression ``parent``."""
+    return f"({name!r} if {parent} is None else {parent} + {'.' + name!r})"
+
+
+def _emit_object(src: _Source, var: str, schema: dict, path: str, indent: str) -> None:
+    if not schema.get("additionalProperties"):
+        declared = src.name("declared", frozenset(schema["properties"]))
+        src.lines.append(f"{indent}if not {var}.keys() <= {declared}:")
+        src.lines.append(f"{indent}    {var} = _drop({var}, {declared}, unmapped, {path})")
+    for name, sub in schema["properties"].items():
+        if not _needs_work(sub):
+            continue
+        value = src.name("v")
+        src.lines.append(f"{indent}{value} = {var}.get({name!r})")
+        if _is_exclusive_boolean(sub):
+            src.lines.append(f"{indent}if {value} is not None and {value}.__class__ is not bool:")
+            src.lines.append(f"{indent}    {var}[{name!r}] = {value} != 0")
+        elif _is_object(sub):
+            src.lines.append(f"{indent}if {value}.__class__ is dict:")
+            _emit_object(src, value, sub, _path(path, name), indent + "    ")
+            src.lines.append(f"{indent}    {var}[{name!r}] = {value}")
+        elif _is_list(sub):
+            items = sub["items"]
+            src.lines.append(f"{indent}if {value}.__class__ is list:")
+            if _is_exclusive_boolean(items):
+                expr = "_x if _x is None or _x.__class__ is bool else _x != 0"
+            else:
+                item = src.name("item", compile_conformer(items))
+                item_path = src.name("path")
+                src.lines.append(f"{indent}    {item_path} = {_path(path, name)}")
+                expr = f"{item}(_x, unmapped, {item_path}) if _x.__class__ is dict else _x"
+            src.lines.append(f"{indent}    {var}[{name!r}] = [{expr} for _x in {value}]")
 
 
 def compile_conformer(schema: dict) -> Conformer | None:
     """A function that conforms values of ``schema``; None when values pass through unchanged."""
-    if "object" in _types(schema) and "properties" in schema:
-        return _compile_object(schema)
-    if "array" in _types(schema) and isinstance(schema.get("items"), dict) and "prefixItems" not in schema:
-        return _compile_list(schema["items"])
+    if _is_object(schema):
+        src = _Source()
+        src.lines.append("def conform(record, unmapped, path):")
+        src.lines.append("    if record.__class__ is not dict:")
+        src.lines.append("        return record")
+        _emit_object(src, "record", schema, "path", "    ")
+        src.lines.append("    return record")
+        namespace = dict(src.names)
+        exec(compile("\n".join(src.lines), "<tapkit conformer>", "exec"), namespace)
+        return t.cast("Conformer", namespace["conform"])
+    if _is_list(schema) and _needs_work(schema["items"]):
+        conform_item = compile_conformer(schema["items"])
+        assert conform_item is not None
+        return lambda value, unmapped, path: (
+            [conform_item(v, unmapped, path) for v in value] if isinstance(value, list) else value
+        )
     if _is_exclusive_boolean(schema):
-        return _to_boolean
+        return lambda value, unmapped, path: value if value is None or value.__class__ is bool else value != 0
     return None
-
-
-def _compile_list(item_schema: dict) -> Conformer | None:
-    conform_item = compile_conformer(item_schema)
-    if conform_item is None:
-        return None
-    is_object = "object" in _types(item_schema) and "properties" in item_schema
-
-    def conform_list(value: t.Any, unmapped: list[str], path: str | None) -> t.Any:
-        if not isinstance(value, list):
-            return value
-        if is_object:
-            return [conform_item(v, unmapped, path) if isinstance(v, dict) else v for v in value]
-        return [conform_item(v, unmapped, path) for v in value]
-
-    return conform_list
-
-
-def _compile_object(schema: dict) -> Conformer:
-    properties: dict[str, dict] = schema["properties"]
-    declared = frozenset(properties)
-    keep_extra = bool(schema.get("additionalProperties"))
-    special = [(name, fn) for name, sub in properties.items() if (fn := compile_conformer(sub)) is not None]
-
-    def conform_object(value: t.Any, unmapped: list[str], path: str | None) -> t.Any:
-        if not isinstance(value, dict):
-            return value
-        if not keep_extra and not value.keys() <= declared:
-            unmapped.extend(k if path is None else f"{path}.{k}" for k in value if k not in declared)
-            value = {k: v for k, v in value.items() if k in declared}
-        for name, fn in special:
-            if name in value:
-                value[name] = fn(value[name], unmapped, name if path is None else f"{path}.{name}")
-        return value
-
-    return conform_object

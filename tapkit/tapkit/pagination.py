@@ -19,6 +19,7 @@ Two ways offset paging loses records without a word, and what this paginator doe
 
 from __future__ import annotations
 
+import operator
 import typing as t
 from collections import deque
 from dataclasses import dataclass
@@ -43,7 +44,7 @@ class OffsetPaginator:
         start: int = 0,
         *,
         overlap: int = 0,
-        key: t.Callable[[dict], t.Any] = lambda record: record["id"],
+        key: t.Callable[[dict], t.Any] = operator.itemgetter("id"),
         anchors: t.Iterable[t.Any] = (),
         events: t.Callable[[str], None] | None = None,
     ) -> None:
@@ -110,7 +111,7 @@ class OffsetPaginator:
             new = after
 
         if new and self.overlap:
-            self.anchors.extend(self.key(record) for record in new)
+            self.anchors.extend(map(self.key, new[-self.page_size :]))
         self.offset = self._next_offset()
         return Accepted(new, self.resume_state)
 
@@ -122,7 +123,7 @@ class OffsetPaginator:
         return state
 
     def _after_anchors(self, offset: int, records: list[dict]) -> list[dict] | None:
-        keys = [self.key(record) for record in records]
+        keys = list(map(self.key, records))
         anchor_set = set(self.anchors)
         found = next((j for j in range(len(keys) - 1, -1, -1) if keys[j] in anchor_set), None)
         if found is None:

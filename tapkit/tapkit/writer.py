@@ -34,6 +34,10 @@ def dumps_line(obj: t.Any) -> bytes:
     return orjson.dumps(obj, default=_default, option=OPTIONS)
 
 
+def dumps_record(record: dict) -> bytes:
+    return orjson.dumps(record, default=_default, option=orjson.OPT_NON_STR_KEYS)
+
+
 def write_bytes(data: bytes) -> None:
     """Write to whatever sys.stdout is now (tests swap it for a text buffer)."""
     out = sys.stdout
