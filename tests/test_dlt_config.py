@@ -17,7 +17,8 @@ from requests import Request, Response
 from dlt_sources import MODULES, SOURCES, OffsetIgnoredError, ReceivedCountOffsetPaginator
 from dlt_sources._rest import RECEIVED_OFFSET, endpoint_paginator, rest_api_config, retrying_session
 
-SEEDS = Path(os.environ.get("SEEDS_DIR", "/work/shared/seeds"))
+# CI clones the repository with shared/ beside it; the seed documents live there.
+SEEDS = Path(os.environ.get("SEEDS_DIR", Path(__file__).resolve().parents[2] / "shared" / "seeds"))
 
 
 def document_config(module: Any) -> dict[str, Any]:
