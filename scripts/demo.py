@@ -77,6 +77,9 @@ def meltano_run(api: str, base_url: str) -> float:
         **os.environ,
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         f"TAP_{api.upper()}_BASE_URL": base_url,
+        # The sandbox's key, explicitly: a real key stored in .env (TAP_X_API_KEY) would otherwise win
+        # over the dev environment's and the sandbox would refuse it.
+        f"TAP_{api.upper()}_API_KEY": "sandbox-key",
         "NO_COLOR": "1",
     }
     env.pop("MELTANO_ENVIRONMENT", None)  # the demo is the dev environment
