@@ -189,9 +189,11 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture
-def pg_database(postgres: str) -> str:
-    """DSN of a new empty database, so tests on one server never see each other's tables."""
-    return pgserver.create_database(postgres, f"t_{uuid.uuid4().hex[:12]}")
+def pg_database(postgres: str) -> Iterator[str]:
+    """DSN of a new empty database, so tests on one server never see each other's tables; dropped after."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    yield pgserver.create_database(postgres, name)
+    pgserver.drop_database(postgres, name)
 
 
 def pytest_report_header(config: Any) -> str:

@@ -179,6 +179,17 @@ def create_database(dsn: str, name: str) -> str:
     return dsn.rsplit("/", 1)[0] + "/" + name
 
 
+def drop_database(dsn: str, name: str) -> None:
+    """Drop database `name` on the server of `dsn`, whoever is still connected (PostgreSQL 13+)."""
+    import psycopg2
+
+    conn = psycopg2.connect(dsn)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    conn.close()
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in {"start", "stop", "bin"} or (argv[0] != "bin" and len(argv) < 2):
         print("usage: pg.py start DIR [PORT] | stop DIR | bin", file=sys.stderr)
