@@ -19,7 +19,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from tapkit.pagination import Accepted, OffsetPaginator
 
-FetchPage = t.Callable[[int], list[dict]]
+R = t.TypeVar("R")
 
 
 class RequestGate:
@@ -66,27 +66,32 @@ class RequestGate:
 
 
 def pages_in_order(
-    fetch: FetchPage,
+    fetch: t.Callable[[int], R],
+    parse: t.Callable[[R], list[dict]],
     paginator: OffsetPaginator,
     gate: RequestGate,
 ) -> t.Iterator[tuple[int, Accepted]]:
-    """Yield ``(offset, accepted page)`` in order until the paginator is finished."""
+    """Yield ``(offset, accepted page)`` in order until the paginator is finished.
+
+    ``fetch`` runs in page threads and should only wait (on the network); ``parse`` runs here, in
+    the consuming thread: CPU work in page threads would only fight this one for the GIL.
+    """
     if paginator.finished:
         return
     if gate.max_concurrency == 1:
         while not paginator.finished:
             offset = paginator.offset
-            yield offset, paginator.accept(offset, fetch(offset))
+            yield offset, paginator.accept(offset, parse(fetch(offset)))
         return
 
     # The first page alone: it tells how far a page moves us (``step``).
     offset = paginator.offset
-    yield offset, paginator.accept(offset, fetch(offset))
+    yield offset, paginator.accept(offset, parse(fetch(offset)))
     step = paginator.offset - offset
     if step <= 0:
         step = 1
     pool = ThreadPoolExecutor(max_workers=gate.max_concurrency, thread_name_prefix="page")
-    pending: deque[tuple[int, Future[list[dict]]]] = deque()
+    pending: deque[tuple[int, Future[R]]] = deque()
     next_offset = paginator.offset
     try:
         while not paginator.finished:
@@ -98,7 +103,7 @@ def pages_in_order(
                 _discard(pending, future)
                 next_offset = paginator.offset
                 continue
-            yield offset, paginator.accept(offset, future.result())
+            yield offset, paginator.accept(offset, parse(future.result()))
             if paginator.offset != offset + step and not paginator.finished:
                 _discard(pending)  # every later guess assumed pages of `step` records
                 next_offset = paginator.offset
@@ -107,7 +112,7 @@ def pages_in_order(
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _discard(pending: deque[tuple[int, Future[list[dict]]]], *futures: Future[list[dict]]) -> None:
+def _discard(pending: deque[tuple[int, Future[t.Any]]], *futures: Future[t.Any]) -> None:
     for future in (*futures, *(f for _, f in pending)):
         future.cancel()
     pending.clear()

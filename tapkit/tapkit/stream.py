@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import operator
 import typing as t
+from collections import deque
 from functools import cached_property
 from http import HTTPStatus
 
@@ -143,6 +144,10 @@ class OffsetStream(RESTStream[int]):
 
     def fetch_page(self, context: Context | None, offset: int | None) -> list[dict]:
         """One GET with the retry policy applied; the records under the data selector."""
+        return self.extract_records(self.fetch_response(context, offset))
+
+    def fetch_response(self, context: Context | None, offset: int | None) -> requests.Response:
+        """One GET with the retry policy applied (page threads do only this: waiting, not parsing)."""
         prepared = self.build_prepared_request(
             method="GET",
             url=self.get_url(context),
@@ -162,7 +167,7 @@ class OffsetStream(RESTStream[int]):
                 f"{self._describe(prepared)} failed after {self.retry_policy.max_attempts} attempts: "
                 f"{type(exc).__name__}: {redact(str(exc), self._secrets)}"
             ) from None
-        return self.extract_records(response)
+        return response
 
     def extract_records(self, response: requests.Response) -> list[dict]:
         """The records of a response, or a clear error: never a silent zero."""
@@ -185,6 +190,13 @@ class OffsetStream(RESTStream[int]):
             raise ResponseError(
                 f"{where}: '{self.data_selector}' holds {type(records).__name__}, not a list of records"
             )
+        try:  # every record an object with its primary key: checked at C speed, explained if not
+            for key in self.primary_keys:
+                deque(map(operator.itemgetter(key), records), maxlen=0)
+        except (KeyError, TypeError, IndexError):
+            pass
+        else:
+            return records
         for record in records:
             if not isinstance(record, dict) or any(key not in record for key in self.primary_keys):
                 raise ResponseError(
@@ -296,7 +308,10 @@ class OffsetStream(RESTStream[int]):
             written = 0
             try:
                 for _, page in pages_in_order(
-                    lambda offset: self.fetch_page(context, offset), paginator, self.rest_tap.request_gate
+                    lambda offset: self.fetch_response(context, offset),
+                    self.extract_records,
+                    paginator,
+                    self.rest_tap.request_gate,
                 ):
                     request_counter.increment()
                     written += len(page.records)

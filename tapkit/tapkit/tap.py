@@ -126,6 +126,7 @@ class RestTap(Tap):
         cls.config_jsonschema = settings_schema(cls.default_base_url)
 
     message_writer_class = FastSingerWriter
+    _stopping = False
 
     @cached_property
     def request_gate(self) -> RequestGate:
@@ -138,14 +139,17 @@ class RestTap(Tap):
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
         """SIGTERM/SIGINT: never cut a line in half; leave the state of the pages fully written; exit
         non-zero (the sync is incomplete), so a scheduler knows to run it again."""
+        if self._stopping:
+            return
         writer = self.message_writer
         if isinstance(writer, FastSingerWriter) and writer.writing:
-            writer.pending_signal = signum
+            writer.pending_signal = signum  # the write in progress ends first, then we stop
             writer.on_signal = self._stop_on_signal
             return
         self._stop_on_signal(signum)
 
     def _stop_on_signal(self, signum: int) -> None:
+        self._stopping = True
         name = signal.Signals(signum).name
         self.logger.warning("%s: %s received: stopping; a rerun with the last state resumes", self.name, name)
         self._state_writer.write_state(self.state)

@@ -72,5 +72,6 @@ class FastSingerWriter(GenericSingerWriter[bytes, "Message"]):
             write_bytes(data)
         finally:
             self.writing = False
-        if self.pending_signal is not None and self.on_signal is not None:
-            self.on_signal(self.pending_signal)
+        signum, self.pending_signal = self.pending_signal, None
+        if signum is not None and self.on_signal is not None:
+            self.on_signal(signum)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -106,3 +107,21 @@ def test_excerpt_is_one_short_masked_line():
     out = excerpt(text, ["s3cr3t"])
     assert "\n" not in out and len(out) <= 201 and "s3cr3t" not in out
     assert excerpt("") == "(empty body)"
+
+
+@pytest.mark.parametrize(
+    "records",
+    [[{"id": 0}, {"name": "no id"}], [{"id": 1}, ["not", "an", "object"]], [{"id": 1}, "text"], [None]],
+)
+def test_records_without_primary_key_are_refused(records):
+    import requests
+
+    from tap_crm.tap import TapCRM
+    from tapkit import ResponseError
+
+    stream = TapCRM(config={"api_key": "k"}).streams["tasks"]
+    response = requests.Response()
+    response._content = json.dumps({"data": records}).encode()
+    response.request = requests.Request("GET", "https://api.example.com/v1/tasks").prepare()
+    with pytest.raises(ResponseError, match="not an object with primary key"):
+        stream.extract_records(response)
