@@ -44,7 +44,10 @@ DESCRIPTIONS = {
 JSON_TYPE_TO_KIND = {
     "string": "string",
     "integer": "integer",
-    "number": "decimal",
+    # Not "decimal": Meltano 4.4.1 turns an env override of a decimal setting (TAP_CRM_BACKOFF_FACTOR=0.5)
+    # into a Decimal and then crashes writing the tap's config ("Object of type Decimal is not JSON
+    # serializable"). As a string the value reaches the tap, which reads numeric strings as numbers.
+    "number": "string",
     "boolean": "boolean",
     "object": "object",
     "array": "array",

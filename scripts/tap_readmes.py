@@ -7,12 +7,13 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+import typing as t
 from pathlib import Path
 
 from tap_crm.tap import TapCRM
 from tap_leads.tap import TapLeads
 from tap_projects.tap import TapProjects
-from tapkit import RestTap
+from tapkit import OffsetStream, RestTap
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -98,8 +99,9 @@ Every stream has primary key `id` and is synced in full (FULL_TABLE); load it wi
 def render(name: str) -> str:
     tap_class, document, env = TAPS[name]
     tap = tap_class(config={"api_key": "x"}, validate_config=False)
+    streams = [t.cast("OffsetStream", stream) for stream in tap.streams.values()]
     rows = []
-    for stream in tap.streams.values():
+    for stream in streams:
         if stream.page_size is None:
             paging = "one request"
         else:
@@ -118,7 +120,7 @@ def render(name: str) -> str:
         streams="\n".join(rows),
         single_note=(
             '\n"one request": the document does not paginate the resource; one request fetches all of it.\n'
-            if any(stream.page_size is None for stream in tap.streams.values())
+            if any(stream.page_size is None for stream in streams)
             else ""
         ),
         about=about,

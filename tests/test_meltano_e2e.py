@@ -136,3 +136,23 @@ def test_job_runs_all_three_taps(meltano_run: Any) -> None:
         for sb in (crm, projects, leads):
             schema = f"tap_{sb.api}"
             _assert_loaded(sb.truth(), duckdb_tables(db, schema), lambda t, s=schema: duckdb_ids(db, s, t))
+
+
+def test_numeric_settings_from_the_environment(meltano_run: Any) -> None:
+    """TAP_CRM_BACKOFF_FACTOR=0.01 works: Meltano 4.4.1 crashes on env overrides of `decimal` settings,
+    so numbers are declared as strings and the tap reads numeric strings as numbers."""
+    from api_sandbox import Fault
+
+    faults = [Fault(kind="status", status=503, path="/v1/tasks", count=2)]
+    with run_sandbox("crm", records=40, seed=0, faults=faults) as sb:
+        env = {
+            **tap_env("crm", sb.base_url),
+            "TAP_CRM_BACKOFF_FACTOR": "0.01",
+            "TAP_CRM_REQUEST_TIMEOUT": "7.5",
+            "TAP_CRM_MAX_RETRIES": "2",
+        }
+        result = meltano_run("run", "tap-crm", "target-duckdb", env=env)
+        assert result.returncode == 0, _output(result)
+        assert "retry 2 of 2 in 0.0 s" in result.stderr, _output(result)
+        db = meltano_run.duckdb_path
+        _assert_loaded(sb.truth(), duckdb_tables(db, "tap_crm"), lambda t: duckdb_ids(db, "tap_crm", t))

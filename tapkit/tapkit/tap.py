@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -159,7 +160,19 @@ class RestTap(Tap):
     def discover_streams(self) -> list[OffsetStream]:
         return [stream_type(tap=self) for stream_type in self.stream_types]
 
+    def _coerce_numbers(self) -> None:
+        """Numeric settings given as strings (environment variables, Meltano's string kind) become numbers."""
+        for name, prop in self.config_jsonschema["properties"].items():
+            value = self._config.get(name)
+            kinds = prop.get("type")
+            if not isinstance(value, str) or kinds not in ("integer", "number"):
+                continue
+            # A value that does not parse is left as is: validation names the setting and the value.
+            with contextlib.suppress(ValueError):
+                self._config[name] = int(value) if kinds == "integer" else float(value)
+
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        self._coerce_numbers()
         errors = [_explain(e) for e in Draft7Validator(self.config_jsonschema).iter_errors(dict(self.config))]
         base_url = self.config.get("base_url")
         if isinstance(base_url, str):
