@@ -14,19 +14,3 @@ SANDBOX = run_sandbox("projects", records=45, seed=11)
 atexit.register(SANDBOX.stop)
 
 TestTapProjects = get_tap_test_class(TapProjects, config=tap_config(SANDBOX.base_url))
-
-
-def test_one_stream_per_resource_of_the_document():
-    streams = TapProjects(config=tap_config(SANDBOX.base_url)).streams
-    assert len(streams) == 5
-    assert {(s.name, s.path) for s in streams.values()} == {
-        (spec.name, spec.path.removeprefix("/v2") if "projects" == "leads" else spec.path)
-        for spec in SANDBOX.resources
-    }
-    for spec in SANDBOX.resources:
-        stream = streams[spec.name]
-        assert stream.data_selector == spec.selector
-        assert stream.page_size == spec.page_size
-        assert stream.primary_keys == ["id"]
-        if spec.paginated:
-            assert (stream.offset_param, stream.size_param) == (spec.offset_param, spec.size_param)
