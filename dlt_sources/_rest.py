@@ -20,11 +20,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
+import dlt
 from dlt.common import jsonpath
+from dlt.sources import DltResource
 from dlt.sources.helpers.requests import Client, Session
 from dlt.sources.helpers.rest_client.paginators import OffsetPaginator
 from dlt.sources.helpers.rest_client.redaction import sanitize_url
-from dlt.sources.rest_api import RESTAPIConfig
+from dlt.sources.rest_api import RESTAPIConfig, rest_api_resources
 from dlt.sources.rest_api.config_setup import register_paginator
 from requests import Request, Response
 
@@ -258,3 +260,30 @@ def rest_api_config(
         ],
     }
     return cast(RESTAPIConfig, config)
+
+
+def api_source(
+    name: str, default_base_url: str, auth: dict[str, Any], key_field: str, resources: Sequence[ResourceRow]
+) -> Callable[..., Any]:
+    """The dlt source of one API: its resource table on the shared client, paginator and retry session.
+
+    Secrets and config resolve under ``sources.<name>`` (``SOURCES__CRM__API_KEY``, ...).
+    """
+
+    @dlt.source(name=name, section=name)
+    def source(
+        api_key: str = dlt.secrets.value,
+        base_url: str = default_base_url,
+        max_attempts: int = MAX_ATTEMPTS,
+        backoff_factor: float = BACKOFF_FACTOR,
+    ) -> list[DltResource]:
+        config = rest_api_config(
+            base_url=base_url,
+            auth={**auth, key_field: api_key},
+            resources=resources,
+            session=retrying_session(max_attempts=max_attempts, backoff_factor=backoff_factor),
+        )
+        return rest_api_resources(config)
+
+    source.__doc__ = f"All {len(resources)} {name} resources, merged on ``id``."
+    return source

@@ -16,11 +16,7 @@ Deviations from the document's configuration (also in dlt_sources/README.md):
 
 from __future__ import annotations
 
-import dlt
-from dlt.sources import DltResource
-from dlt.sources.rest_api import rest_api_resources
-
-from dlt_sources._rest import BACKOFF_FACTOR, MAX_ATTEMPTS, ResourceRow, rest_api_config, retrying_session
+from dlt_sources._rest import ResourceRow, api_source
 
 DOCUMENT = "003_3e3a6764b9a5ff22.txt"
 DEFAULT_BASE_URL = "https://api.example.com/v2"
@@ -56,18 +52,4 @@ RESOURCES: tuple[ResourceRow, ...] = (
 )
 
 
-@dlt.source(name="leads", section="leads")
-def leads_source(
-    api_key: str = dlt.secrets.value,
-    base_url: str = DEFAULT_BASE_URL,
-    max_attempts: int = MAX_ATTEMPTS,
-    backoff_factor: float = BACKOFF_FACTOR,
-) -> list[DltResource]:
-    """All 14 leads resources, merged on ``id``."""
-    config = rest_api_config(
-        base_url=base_url,
-        auth={**AUTH, "api_key": api_key},
-        resources=RESOURCES,
-        session=retrying_session(max_attempts=max_attempts, backoff_factor=backoff_factor),
-    )
-    return rest_api_resources(config)
+leads_source = api_source("leads", DEFAULT_BASE_URL, AUTH, "api_key", RESOURCES)

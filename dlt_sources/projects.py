@@ -19,11 +19,7 @@ Deviations from the document's configuration (also in dlt_sources/README.md):
 
 from __future__ import annotations
 
-import dlt
-from dlt.sources import DltResource
-from dlt.sources.rest_api import rest_api_resources
-
-from dlt_sources._rest import BACKOFF_FACTOR, MAX_ATTEMPTS, ResourceRow, rest_api_config, retrying_session
+from dlt_sources._rest import ResourceRow, api_source
 
 DOCUMENT = "001_a74db3998dae5ada.txt"
 DEFAULT_BASE_URL = "https://api.example.com"
@@ -48,18 +44,4 @@ RESOURCES: tuple[ResourceRow, ...] = (
 )
 
 
-@dlt.source(name="projects", section="projects")
-def projects_source(
-    api_key: str = dlt.secrets.value,
-    base_url: str = DEFAULT_BASE_URL,
-    max_attempts: int = MAX_ATTEMPTS,
-    backoff_factor: float = BACKOFF_FACTOR,
-) -> list[DltResource]:
-    """All 5 projects resources, merged on ``id``."""
-    config = rest_api_config(
-        base_url=base_url,
-        auth={**AUTH, "token": api_key},
-        resources=RESOURCES,
-        session=retrying_session(max_attempts=max_attempts, backoff_factor=backoff_factor),
-    )
-    return rest_api_resources(config)
+projects_source = api_source("projects", DEFAULT_BASE_URL, AUTH, "token", RESOURCES)
