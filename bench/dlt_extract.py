@@ -23,7 +23,12 @@ def main(argv: list[str]) -> int:
     source = projects_source(api_key="sandbox-key", base_url=base_url).with_resources(resource)
     ids: list[int] = []
     if ids_file:
-        source.resources[resource].add_map(lambda item: ids.append(item["id"]) or item)
+
+        def keep_id(item: dict) -> dict:
+            ids.append(item["id"])
+            return item
+
+        source.resources[resource].add_map(keep_id)
     pipeline = dlt.pipeline(pipeline_name="bench_dlt", pipelines_dir=pipelines_dir)
     info = pipeline.extract(source)
     count = 0

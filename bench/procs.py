@@ -10,6 +10,7 @@ import sys
 import tempfile
 import threading
 import time
+import typing as t
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,8 +93,8 @@ class SandboxProcess:
         return {resource: self._get(f"/_sandbox/truth?resource={resource}")}  # type: ignore[dict-item]
 
     def requests_made(self, path: str) -> int:
-        stats = self._get("/_sandbox/stats")
-        return int(stats.get(path, {}).get("requests", 0))  # type: ignore[union-attr]
+        stats = t.cast("dict[str, dict[str, int]]", self._get("/_sandbox/stats"))
+        return int(stats.get(path, {}).get("requests", 0))
 
     def reset(self) -> None:
         request = urllib.request.Request(self.base_url.rstrip("/") + "/_sandbox/reset", method="POST")

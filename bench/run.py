@@ -490,36 +490,27 @@ def bench_e2e(report: Report, sizes: Sizes, runs: int, tmp: Path, small: bool) -
             why_not = f"meltano install failed: {last[0][:200]}"
             project = None
         results: dict[str, tuple[list[float], list[Delivery]]] = {meltano_name: ([], []), dlt_name: ([], [])}
+
+        def record(name: str, i: int, result: ChildRun, db: Path, schema: str) -> None:
+            """Check one end-to-end load against the truth, keep its time, log it."""
+            result.check(name)
+            loaded = e2e.loaded_ids(db, schema, list(truth))
+            results[name][0].append(result.wall)
+            results[name][1].append(_load_delivery(report, benchmark, name, f"run {i}", truth, loaded))
+            log(f"  {name:<40} run {i:<13} {result.wall:7.2f} s {sum(map(len, loaded.values())):>16,} rows")
+
         for i in range(1, runs + 1):
             if project is not None:
                 try:
                     result, db = project.run(sb.base_url, tmp / f"e2e-meltano-{i}")
-                    result.check(meltano_name)
-                    loaded = e2e.loaded_ids(db, "tap_projects", list(truth))
-                    results[meltano_name][0].append(result.wall)
-                    results[meltano_name][1].append(
-                        _load_delivery(report, benchmark, meltano_name, f"run {i}", truth, loaded)
-                    )
-                    log(
-                        f"  {meltano_name:<40} run {i:<13} {result.wall:7.2f} s "
-                        f"{sum(map(len, loaded.values())):>16,} rows"
-                    )
+                    record(meltano_name, i, result, db, "tap_projects")
                 except Exception as exc:
                     lines = [ln for ln in str(exc).strip().splitlines() if ln.strip()]
                     why_not = f"meltano run failed: {lines[-1][:200] if lines else type(exc).__name__}"
                     log(f"  {why_not}\n{str(exc)[-3000:]}")
                     project = None
             result, db = e2e.run_dlt(sb.base_url, tmp / f"e2e-dlt-{i}")
-            result.check(dlt_name)
-            loaded = e2e.loaded_ids(db, "projects", list(truth))
-            results[dlt_name][0].append(result.wall)
-            results[dlt_name][1].append(
-                _load_delivery(report, benchmark, dlt_name, f"run {i}", truth, loaded)
-            )
-            log(
-                f"  {dlt_name:<40} run {i:<13} {result.wall:7.2f} s "
-                f"{sum(map(len, loaded.values())):>16,} rows"
-            )
+            record(dlt_name, i, result, db, "projects")
     for name, (walls, deliveries) in results.items():
         if not walls:
             report.rows.append(Row(benchmark, name, "n/a", "n/a", f"n/a ({why_not})"))

@@ -76,13 +76,6 @@ class OffsetPaginator:
         overlap = min(self.overlap, len(self.anchors), self._last_received - 1)
         return self.reached - overlap if overlap > 0 else self.reached
 
-    def advance(self, received: int) -> None:
-        """Plain arithmetic for a page of ``received`` records at ``self.offset`` (no overlap)."""
-        if self.overlap:
-            raise TypeError("advance() is for pages without overlap; use accept()")
-        self.pages += 1
-        self._plain(self.offset, received)
-
     def _plain(self, offset: int, received: int) -> None:
         if received == self.page_size:
             self._size_honoured = True

@@ -65,8 +65,9 @@ def run_pages(page_size: int, served: list[int]) -> tuple[list[int], bool]:
     for length in served:
         if paginator.finished:
             break
-        offsets.append(paginator.offset)
-        paginator.advance(length)
+        offset = paginator.offset
+        offsets.append(offset)
+        paginator.accept(offset, [{"id": offset + i} for i in range(length)])
     return offsets, paginator.finished
 
 
