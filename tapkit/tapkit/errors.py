@@ -29,8 +29,16 @@ class RetriesExhaustedError(TapkitError, FatalAPIError):
     """Every attempt the retry policy allows has failed."""
 
 
+class StateError(TapkitError):
+    """The state file is not a Singer state: reported on one line before any request."""
+
+
 class PaginationError(TapkitError):
     """The API's pages do not add up: the offset is ignored or records repeat."""
+
+
+class Cancelled(Exception):
+    """The sync is stopping (a page failed, or the stream ended early): this request was not sent."""
 
 
 class ConfigError(ConfigValidationError):

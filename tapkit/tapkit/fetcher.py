@@ -15,11 +15,13 @@ import threading
 import time
 import typing as t
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
+from tapkit.errors import Cancelled
 from tapkit.pagination import Accepted, OffsetPaginator
 
 R = t.TypeVar("R")
+LONG_WAIT_SECONDS = 1.0  # waits longer than this are logged
 
 
 class RequestGate:
@@ -27,32 +29,60 @@ class RequestGate:
 
     A 429 pauses every request of the tap for the wait the server asked for and halves the
     number of pages a stream keeps in flight; each run of successes as long as the current limit
-    raises it by one again, up to ``max_concurrency``.
+    raises it by one again, up to ``max_concurrency``. Every wait can be cut short by a stop event
+    (the sync failed or is stopping), and a wait over a second is told through ``log``.
     """
 
-    def __init__(self, max_concurrency: int = 1, max_requests_per_second: float | None = None) -> None:
+    def __init__(
+        self,
+        max_concurrency: int = 1,
+        max_requests_per_second: float | None = None,
+        log: t.Callable[[str], None] | None = None,
+    ) -> None:
         self.max_concurrency = max(1, max_concurrency)
         self.limit = self.max_concurrency
+        self.max_requests_per_second = max_requests_per_second
         self._interval = 1.0 / max_requests_per_second if max_requests_per_second else 0.0
         self._lock = threading.Lock()
         self._next_start = 0.0
         self._paused_until = 0.0
+        self._pause_told = True
         self._successes = 0
         self.throttle_events = 0
+        self._log = log or (lambda message: None)
 
-    def wait_turn(self) -> None:
-        """Block until this request may start."""
+    def wait_turn(self, stop: threading.Event | None = None) -> None:
+        """Block until this request may start; raise Cancelled if ``stop`` is set meanwhile."""
         with self._lock:
             now = time.monotonic()
             start = max(now, self._paused_until, self._next_start)
             if self._interval:
                 self._next_start = start + self._interval
-        if start > now:
-            time.sleep(start - now)
+            paused = self._paused_until > now
+            tell_pause = paused and not self._pause_told
+            if tell_pause:
+                self._pause_told = True
+        delay = start - now
+        if delay > LONG_WAIT_SECONDS:
+            if tell_pause:
+                self._log(f"all requests paused for {self._paused_until - now:.1f} s after HTTP 429")
+            elif not paused:
+                self._log(
+                    f"waiting {delay:.1f} s for the rate limit "
+                    f"(max_requests_per_second: {self.max_requests_per_second:g})"
+                )
+        if delay > 0:
+            if stop is None:
+                time.sleep(delay)
+            elif stop.wait(delay):
+                raise Cancelled("the sync is stopping: request not sent")
+        if stop is not None and stop.is_set():
+            raise Cancelled("the sync is stopping: request not sent")
 
     def throttled(self, pause_seconds: float) -> None:
         with self._lock:
             self._paused_until = max(self._paused_until, time.monotonic() + pause_seconds)
+            self._pause_told = False
             self.limit = max(1, self.limit // 2)
             self._successes = 0
             self.throttle_events += 1
@@ -70,16 +100,33 @@ def pages_in_order(
     parse: t.Callable[[R], list[dict]],
     paginator: OffsetPaginator,
     gate: RequestGate,
+    stop: threading.Event | None = None,
 ) -> t.Iterator[tuple[int, Accepted]]:
     """Yield ``(offset, accepted page)`` in order until the paginator is finished.
 
     ``fetch`` runs in page threads and should only wait (on the network); ``parse`` runs here, in
     the consuming thread: CPU work in page threads would only fight this one for the GIL.
+    However this ends (the last page, an error, the consumer stopping early), pages not yet
+    needed are cancelled and ``stop`` is set, so no page thread sends another request.
     """
     if paginator.finished:
         return
+    try:
+        yield from _pages(fetch, parse, paginator, gate)
+    finally:
+        if stop is not None:
+            stop.set()
+
+
+def _pages(
+    fetch: t.Callable[[int], R],
+    parse: t.Callable[[R], list[dict]],
+    paginator: OffsetPaginator,
+    gate: RequestGate,
+) -> t.Iterator[tuple[int, Accepted]]:
     if gate.max_concurrency == 1:
         while not paginator.finished:
+            paginator.check_page_limit()
             offset = paginator.offset
             yield offset, paginator.accept(offset, parse(fetch(offset)))
         return
@@ -95,6 +142,7 @@ def pages_in_order(
     next_offset = paginator.offset
     try:
         while not paginator.finished:
+            paginator.check_page_limit()
             while len(pending) < gate.limit:
                 pending.append((next_offset, pool.submit(fetch, next_offset)))
                 next_offset += step
@@ -103,6 +151,7 @@ def pages_in_order(
                 _discard(pending, future)
                 next_offset = paginator.offset
                 continue
+            _wait_for(future, pending)
             yield offset, paginator.accept(offset, parse(future.result()))
             if paginator.offset != offset + step and not paginator.finished:
                 _discard(pending)  # every later guess assumed pages of `step` records
@@ -110,6 +159,19 @@ def pages_in_order(
     finally:
         _discard(pending)
         pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _wait_for(head: Future[t.Any], pending: deque[tuple[int, Future[t.Any]]]) -> None:
+    """Wait for the page at the head; a page further on that failed for good fails the stream now,
+    rather than after the pages before it end their waits (a Retry-After of minutes, say)."""
+    while not head.done():
+        waiting = [f for _, f in pending if not f.done()]
+        wait([head, *waiting], return_when=FIRST_COMPLETED)
+        for _, other in pending:
+            if other.done() and not other.cancelled():
+                error = other.exception()
+                if error is not None and not isinstance(error, Cancelled):
+                    raise error
 
 
 def _discard(pending: deque[tuple[int, Future[t.Any]]], *futures: Future[t.Any]) -> None:

@@ -1,9 +1,10 @@
-"""The retry policy every API document asks for.
+"""The retry policy every API document asks for, with every wait bounded.
 
 Retry 429, 500, 502, 503 and 504 (and dropped connections and timeouts) at most ``max_retries``
-times, waiting ``backoff_factor * 2**(n-1)`` seconds before retry n (2 s, 4 s, 8 s by default), or
-what the server's ``Retry-After`` header says (seconds or an HTTP date), capped so that an odd
-header cannot stall a sync for hours. Everything else fails at once.
+times, waiting ``backoff_factor * 2**(n-1)`` seconds before retry n (2 s, 4 s, 8 s by default) plus a
+little jitter, never more than ``max_backoff`` in all; or, when the server sends ``Retry-After``
+(seconds or an HTTP date), what it asks for, up to ``max_retry_after``. A server that asks for longer
+is not waited for: the caller ends the stream and names the setting. Everything else fails at once.
 """
 
 from __future__ import annotations
@@ -15,19 +16,30 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-# A server asking for more than this is either confused or telling us to come back tomorrow;
-# waiting longer than five minutes per attempt makes a tap look hung.
-RETRY_AFTER_CAP_SECONDS = 300.0
-# Spread retries of concurrent clients a little, never below the computed wait.
+DEFAULT_MAX_BACKOFF_SECONDS = 60.0
+# A server asking for more than this is either confused or telling us to come back tomorrow:
+# waiting longer per attempt makes a tap look hung, so the stream ends with a clear error instead.
+DEFAULT_MAX_RETRY_AFTER_SECONDS = 300.0
+# Spread retries of concurrent clients a little, never below the computed wait nor above a cap.
 JITTER_FRACTION = 0.1
+
+
+@dataclass(frozen=True)
+class Wait:
+    """What to do before the next attempt: ``seconds`` to wait, and what the server asked for."""
+
+    seconds: float
+    asked: float | None = None  # the server's Retry-After in seconds, when it sent a usable one
+    too_long: bool = False  # the server asked for more than max_retry_after: do not wait, fail
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
     max_retries: int = 3
     backoff_factor: float = 2.0
+    max_backoff: float = DEFAULT_MAX_BACKOFF_SECONDS
+    max_retry_after: float = DEFAULT_MAX_RETRY_AFTER_SECONDS
     retry_statuses: frozenset[int] = field(default=RETRY_STATUSES)
-    retry_after_cap: float = RETRY_AFTER_CAP_SECONDS
 
     @property
     def max_attempts(self) -> int:
@@ -38,18 +50,25 @@ class RetryPolicy:
 
     def backoff(self, retry_number: int) -> float:
         """Wait before retry ``retry_number`` (1-based) when the server gave no usable Retry-After."""
-        return self.backoff_factor * 2 ** (retry_number - 1)
+        try:
+            seconds = self.backoff_factor * 2 ** (retry_number - 1)
+        except OverflowError:
+            seconds = math.inf
+        return min(seconds, self.max_backoff)
 
-    def wait(self, retry_number: int, retry_after: str | None = None, now: datetime | None = None) -> float:
-        """Seconds to wait before retry ``retry_number``: the server's Retry-After wins when it parses."""
+    def wait(self, retry_number: int, retry_after: str | None = None, now: datetime | None = None) -> Wait:
+        """Before retry ``retry_number``: the server's Retry-After wins when it parses."""
         asked = parse_retry_after(retry_after, now) if retry_after is not None else None
         if asked is None:
-            return self.backoff(retry_number)
-        return min(asked, self.retry_after_cap)
+            return Wait(self.jitter(self.backoff(retry_number), self.max_backoff))
+        if asked > self.max_retry_after:
+            return Wait(0.0, asked, too_long=True)
+        return Wait(self.jitter(asked, self.max_retry_after), asked)
 
     @staticmethod
-    def jitter(seconds: float) -> float:
-        return seconds + random.uniform(0, seconds * JITTER_FRACTION)
+    def jitter(seconds: float, cap: float) -> float:
+        """``seconds`` plus up to 10 %, never above ``cap`` (nor below ``seconds``)."""
+        return max(seconds, min(seconds + random.uniform(0, seconds * JITTER_FRACTION), cap))
 
 
 def parse_retry_after(value: str, now: datetime | None = None) -> float | None:
@@ -69,7 +88,7 @@ def parse_retry_after(value: str, now: datetime | None = None) -> float | None:
         return seconds if math.isfinite(seconds) and seconds >= 0 else None
     try:
         when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)

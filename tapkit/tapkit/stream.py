@@ -13,14 +13,13 @@ while the tap's own base class says what is true of the whole API: ``data_select
 
 from __future__ import annotations
 
-import logging
 import operator
+import threading
 import typing as t
 from collections import deque
 from functools import cached_property
 from http import HTTPStatus
 
-import orjson
 import requests
 import requests.adapters
 from singer_sdk.authenticators import APIKeyAuthenticator
@@ -29,8 +28,10 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.streams import RESTStream
 
+from tapkit.body import NotJSONError, decode_json
 from tapkit.conform import compile_conformer
 from tapkit.errors import (
+    Cancelled,
     PaginationError,
     ResponseError,
     RetriableResponseError,
@@ -41,20 +42,26 @@ from tapkit.errors import (
 )
 from tapkit.fetcher import pages_in_order
 from tapkit.pagination import OffsetPaginator
-from tapkit.retry import RetryPolicy
+from tapkit.retry import DEFAULT_MAX_BACKOFF_SECONDS, DEFAULT_MAX_RETRY_AFTER_SECONDS, RetryPolicy
+from tapkit.state import RESUME_KEY, ResumePoint, read_resume
 from tapkit.writer import FastSingerWriter, dumps_line, dumps_record
 
 if t.TYPE_CHECKING:
-    from backoff.types import Details
     from singer_sdk.helpers.types import Context
 
     from tapkit.tap import RestTap
 
 DEFAULT_REQUEST_TIMEOUT = 60.0
-# Key of a stream's state that says where an interrupted full-table sync got to.
-RESUME_KEY = "resume"
 # Records each page re-reads from the page before, to notice data that moved under the offsets.
 DEFAULT_PAGE_OVERLAP = 1
+# What counts as a failed attempt worth another: a dropped connection, a timeout, a body cut short.
+TRANSIENT_ERRORS = (
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+    ConnectionResetError,
+)
 
 
 class OffsetStream(RESTStream[int]):
@@ -83,6 +90,10 @@ class OffsetStream(RESTStream[int]):
         return RetryPolicy(
             max_retries=int(self.config.get("max_retries", 3)),
             backoff_factor=float(self.config.get("backoff_factor", 2)),
+            max_backoff=float(self.config.get("max_backoff_seconds", DEFAULT_MAX_BACKOFF_SECONDS)),
+            max_retry_after=float(
+                self.config.get("max_retry_after_seconds", DEFAULT_MAX_RETRY_AFTER_SECONDS)
+            ),
         )
 
     @property
@@ -128,19 +139,86 @@ class OffsetStream(RESTStream[int]):
         session.mount("http://", adapter)
         return session
 
-    def _request(
-        self, prepared_request: requests.PreparedRequest, context: Context | None
-    ) -> requests.Response:
-        """One attempt: wait for the tap's rate limit or 429 pause, then the SDK's send and checks."""
-        gate = self.rest_tap.request_gate
-        gate.wait_turn()
-        response = super()._request(prepared_request, context)
-        gate.succeeded()
+    # Set while a page loop runs; set *off* (stopped) when it ends, however it ends, so that page
+    # threads waiting to retry, or for the rate gate, give up instead of sending another request.
+    _stop: threading.Event | None = None
+
+    def request_decorator(self, func: t.Callable) -> t.Callable:
+        """The documents' retry policy around one attempt ``func(prepared, context)``.
+
+        In place of the SDK's backoff decorator: every wait here (backoff, Retry-After, the rate
+        gate, a 429 pause) ends at once when the sync stops, and messages count the attempts made.
+        """
+
+        def send(prepared: requests.PreparedRequest, context: Context | None) -> requests.Response:
+            policy, gate = self.retry_policy, self.rest_tap.request_gate
+            attempt = 0
+            while True:
+                attempt += 1
+                gate.wait_turn(self._stop)
+                try:
+                    response = func(prepared, context)
+                except RetriableResponseError as exc:
+                    response, why = exc.response, str(exc)
+                except TRANSIENT_ERRORS as exc:
+                    response, why = None, f"{type(exc).__name__}: {redact(str(exc), self._secrets)}"
+                else:
+                    gate.succeeded()
+                    return response
+                self._retry_wait(prepared, response, why, attempt, policy)
+
+        return send
+
+    def _retry_wait(
+        self,
+        prepared: requests.PreparedRequest,
+        response: requests.Response | None,
+        why: str,
+        attempt: int,
+        policy: RetryPolicy,
+    ) -> None:
+        """Wait before the next attempt, or raise when there is none to make."""
+        where = self._describe(prepared)
+        attempts = "1 attempt" if attempt == 1 else f"{attempt} attempts"
+        if attempt >= policy.max_attempts:
+            raise RetriesExhaustedError(f"{where} failed after {attempts}: {why}")
+        retry_after = response.headers.get("Retry-After") if response is not None else None
+        wait = policy.wait(attempt, retry_after)
+        if wait.too_long:
+            raise RetriesExhaustedError(
+                f"{where} failed after {attempts}: {why}; the server asks to wait {wait.asked:.0f} s "
+                f"(Retry-After: {retry_after}), more than max_retry_after_seconds "
+                f"({policy.max_retry_after:g}): not waiting that long"
+            )
+        if response is not None and response.status_code == HTTPStatus.TOO_MANY_REQUESTS:
+            self.rest_tap.request_gate.throttled(wait.seconds)
+        asked = (
+            ""
+            if wait.asked is None
+            else f" (the server asked for {wait.asked:.1f} s: Retry-After: {retry_after})"
+        )
+        status = f"HTTP {response.status_code}" if response is not None else why
+        self.logger.warning(
+            "%s: %s; retry %d of %d in %.1f s%s",
+            where,
+            status,
+            attempt,
+            policy.max_retries,
+            wait.seconds,
+            asked,
+        )
+        if (self._stop or threading.Event()).wait(wait.seconds):
+            raise Cancelled("the sync is stopping: no retry")
+
+    def _send_once(self, prepared: requests.PreparedRequest, context: Context | None) -> requests.Response:
+        """One attempt: send, then sort the status (validate_response raises what is not a success)."""
+        response = self.requests_session.send(prepared, timeout=self.timeout)
+        self.validate_response(response)
         return response
 
     @cached_property
     def _send(self) -> t.Callable[[requests.PreparedRequest, Context | None], requests.Response]:
-        return self.request_decorator(self._request)
+        return self.request_decorator(self._send_once)
 
     def fetch_page(self, context: Context | None, offset: int | None) -> list[dict]:
         """One GET with the retry policy applied; the records under the data selector."""
@@ -155,35 +233,41 @@ class OffsetStream(RESTStream[int]):
             headers=self.http_headers,
         )
         try:
-            response = self._send(prepared, context)
-        except RetriableResponseError as exc:
-            assert exc.response is not None
-            raise RetriesExhaustedError(
-                f"{self._describe(prepared)} failed after {self.retry_policy.max_attempts} attempts: "
-                f"{self._status_text(exc.response)}"
-            ) from None
+            return self._send(prepared, context)
         except (requests.exceptions.RequestException, ConnectionResetError) as exc:
-            raise RetriesExhaustedError(
-                f"{self._describe(prepared)} failed after {self.retry_policy.max_attempts} attempts: "
-                f"{type(exc).__name__}: {redact(str(exc), self._secrets)}"
+            raise ResponseError(
+                f"{self._describe(prepared)}: {type(exc).__name__}: {redact(str(exc), self._secrets)}"
             ) from None
-        return response
 
     def extract_records(self, response: requests.Response) -> list[dict]:
         """The records of a response, or a clear error: never a silent zero."""
         where = self._describe(response.request)
         try:
-            body = orjson.loads(response.content)
-        except orjson.JSONDecodeError:
+            decoded = decode_json(
+                response.content,
+                response.headers.get("Content-Type"),
+                strict=bool(self.config.get("strict_decoding")),
+            )
+        except NotJSONError as exc:
             kind = response.headers.get("Content-Type", "no content type")
             raise ResponseError(
-                f"{where}: the response is not JSON ({kind}): {excerpt(response.text, self._secrets)}"
+                f"{where}: the response is not JSON ({kind}; {exc}): "
+                f"{excerpt(response.content.decode('utf-8', 'replace'), self._secrets)}"
             ) from None
+        body = decoded.value
+        if decoded.replaced:
+            self.logger.warning(
+                "%s: %d bytes of the response were not valid %s and are replaced with U+FFFD "
+                "(set strict_decoding to fail instead)",
+                where,
+                decoded.replaced,
+                decoded.charset,
+            )
         if not isinstance(body, dict) or self.data_selector not in body:
             found = sorted(body)[:10] if isinstance(body, dict) else type(body).__name__
             raise ResponseError(
                 f"{where}: the response has no '{self.data_selector}' key holding the records "
-                f"(found {found}): {excerpt(response.text, self._secrets)}"
+                f"(found {found}): {excerpt(response.content.decode('utf-8', 'replace'), self._secrets)}"
             )
         records = body[self.data_selector]
         if not isinstance(records, list):
@@ -201,7 +285,7 @@ class OffsetStream(RESTStream[int]):
             if not isinstance(record, dict) or any(key not in record for key in self.primary_keys):
                 raise ResponseError(
                     f"{where}: a record is not an object with primary key {self.primary_keys}: "
-                    f"{excerpt(orjson.dumps(record).decode(), self._secrets)}"
+                    f"{excerpt(dumps_record(record).decode(), self._secrets)}"
                 )
         return records
 
@@ -227,84 +311,52 @@ class OffsetStream(RESTStream[int]):
             return f"stream '{self.name}'"
         return f"stream '{self.name}': {request.method} {redact_url(request.url or '', self._secrets)}"
 
-    # -- retries ------------------------------------------------------------------------------
-
-    def backoff_max_tries(self) -> int:
-        return self.retry_policy.max_attempts
-
-    def backoff_wait_generator(self) -> t.Generator[float, t.Any, None]:
-        """backoff sends each failure in; the wait honours Retry-After where the server gives one."""
-        retry = 0
-        exc = yield  # type: ignore[misc]
-        while True:
-            retry += 1
-            response = getattr(exc, "response", None)
-            retry_after = response.headers.get("Retry-After") if response is not None else None
-            exc = yield self.retry_policy.wait(retry, retry_after)
-
-    def backoff_jitter(self, value: float) -> float:
-        return self.retry_policy.jitter(value)
-
-    def backoff_handler(self, details: Details) -> None:
-        exc = details.get("exception")
-        response = getattr(exc, "response", None)
-        if response is not None:
-            why = f"HTTP {response.status_code}"
-            request = response.request
-        else:
-            why = f"{type(exc).__name__}"
-            request = details["args"][0] if details.get("args") else None
-        if response is not None and response.status_code == HTTPStatus.TOO_MANY_REQUESTS:
-            self.rest_tap.request_gate.throttled(details.get("wait", 0.0))
-        self.logger.warning(
-            "%s: %s; retry %d of %d in %.1f s",
-            self._describe(request),
-            why,
-            details["tries"],
-            self.retry_policy.max_retries,
-            details.get("wait", 0.0),
-        )
-
     # -- the page loop ------------------------------------------------------------------------
 
     @property
-    def resume_point(self) -> dict[str, t.Any]:
-        """Where a previous, interrupted run of this stream got to ({} for a full refresh)."""
-        resume = self.stream_state.get(RESUME_KEY)
-        if not isinstance(resume, dict) or not isinstance(resume.get("offset"), int) or resume["offset"] < 0:
-            return {}
-        anchors = resume.get("anchors")
-        return {"offset": resume["offset"], "anchors": anchors if isinstance(anchors, list) else []}
+    def resume_point(self) -> ResumePoint | None:
+        """Where a previous, interrupted run of this stream got to (None: from the start).
+
+        The tap checked every bookmark when it loaded the state, and dropped what it could not use.
+        """
+        return read_resume(self.stream_state, len(self.primary_keys))
 
     def new_paginator(self) -> OffsetPaginator:
         assert self.page_size is not None
         resume = self.resume_point
         overlap = int(self.config.get("page_overlap", DEFAULT_PAGE_OVERLAP))
         if resume:
-            self.logger.info("stream '%s': resuming at %s=%d", self.name, self.offset_param, resume["offset"])
+            self.logger.info("stream '%s': resuming at %s=%d", self.name, self.offset_param, resume.offset)
         key = self.primary_keys[0]
         return OffsetPaginator(
             self.page_size,
-            start=resume.get("offset", 0),
+            start=resume.offset if resume else 0,
             overlap=min(overlap, self.page_size - 1),
             key=operator.itemgetter(key) if len(self.primary_keys) == 1 else self._record_key,
-            anchors=resume.get("anchors", ()),
+            anchors=resume.anchors if resume else (),
             events=lambda message: self.logger.warning("stream '%s': %s", self.name, message),
+            max_pages=self.config.get("max_pages"),
         )
 
-    def _record_key(self, record: dict) -> list:
-        return [record[k] for k in self.primary_keys]
+    def _record_key(self, record: dict) -> tuple:
+        return tuple(record[k] for k in self.primary_keys)
+
+    _paginator: OffsetPaginator | None = None
 
     def iter_pages(self, context: Context | None) -> t.Iterator[tuple[list[dict], dict | None]]:
         """``(records, resume point after them)`` for every page, in order; no resume if unpaginated."""
+        self._stop = stop = threading.Event()
         with self.get_http_request_counter() as request_counter:
             request_counter.with_context(context)
             if self.page_size is None:
-                records = self.fetch_page(context, None)
+                try:
+                    records = self.fetch_page(context, None)
+                finally:
+                    stop.set()
                 request_counter.increment()
                 yield records, None
                 return
-            paginator = self.new_paginator()
+            self._paginator = paginator = self.new_paginator()
             written = 0
             try:
                 for _, page in pages_in_order(
@@ -312,12 +364,15 @@ class OffsetStream(RESTStream[int]):
                     self.extract_records,
                     paginator,
                     self.rest_tap.request_gate,
+                    stop,
                 ):
                     request_counter.increment()
                     written += len(page.records)
                     yield page.records, page.resume
             except PaginationError as exc:
                 raise PaginationError(f"stream '{self.name}': {exc}") from None
+            finally:
+                self._paginator = None
             self.logger.info(
                 "stream '%s': %d records from %d pages%s",
                 self.name,
@@ -326,10 +381,15 @@ class OffsetStream(RESTStream[int]):
                 f"; the data moved {paginator.shifts} times and was followed" if paginator.shifts else "",
             )
 
-    def _page_written(self, resume: dict | None) -> None:
-        """Every record of the page is out: a rerun may start after it."""
+    def _page_written(self, resume: dict | None, lines: t.Iterable[bytes] = ()) -> None:
+        """Every record of the page is out (``lines``: as written): a rerun may start after it."""
         if resume is None:
             return
+        if self._paginator is not None:
+            try:
+                self._paginator.note_written(map(hash, lines))
+            except PaginationError as exc:
+                raise PaginationError(f"stream '{self.name}': {exc}") from None
         self.stream_state[RESUME_KEY] = resume
         self._write_state_message()
 
@@ -341,7 +401,7 @@ class OffsetStream(RESTStream[int]):
         for records, resume in self.iter_pages(context):
             yield from records
             # The SDK writes each record before asking for the next, so the page is out now.
-            self._page_written(resume)
+            self._page_written(resume, map(dumps_record, records))
         self._stream_done()
 
     # -- the fast path -----------------------------------------------------------------------
@@ -396,8 +456,8 @@ class OffsetStream(RESTStream[int]):
                 if conform is not None:
                     records = [conform(r, unmapped, None) for r in records]
                 # One line per record, built by a single C-level join: head + record + tail.
-                body = (tail + head).join(map(dumps_record, records))
-                writer.write_lines(head + body + tail)
+                lines = list(map(dumps_record, records))
+                writer.write_lines(head + (tail + head).join(lines) + tail)
                 self.state_manager.is_flushed = False
                 record_counter.increment(len(records))
                 if unmapped and not warned.issuperset(unmapped):
@@ -408,7 +468,7 @@ class OffsetStream(RESTStream[int]):
                         tuple(dict.fromkeys(unmapped)),
                         self.name,
                     )
-                self._page_written(resume)
+                self._page_written(resume, lines)
         self._stream_done()
         self._finalize_state(self.stream_state)
         self._write_state_message()
@@ -419,6 +479,3 @@ class OffsetStream(RESTStream[int]):
 
     def get_new_paginator(self) -> None:
         return None
-
-
-logging.getLogger("backoff").setLevel(logging.CRITICAL)  # our backoff_handler says it better

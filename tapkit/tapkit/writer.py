@@ -1,41 +1,29 @@
-"""A Singer message writer on orjson that can also take a whole page of lines in one write.
+"""A Singer message writer on msgspec that can also take a whole page of lines in one write.
 
-Every message still ends in a flush, so STATE never overtakes the records before it and nothing
-waits in a buffer when the process dies; a page of records is one write and one flush.
+Numbers go out with the digits they were read with (see tapkit.body). Every message still ends in
+a flush, so STATE never overtakes the records before it and nothing waits in a buffer when the
+process dies; a page of records is one write and one flush.
 """
 
 from __future__ import annotations
 
-import datetime
-import decimal
 import sys
 import typing as t
 
-import orjson
 from singer_sdk.singerlib.encoding.base import GenericSingerWriter
+
+from tapkit.body import ENCODER
 
 if t.TYPE_CHECKING:
     from singer_sdk.singerlib.messages import Message
 
-OPTIONS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS
-
-
-def _default(value: t.Any) -> t.Any:
-    if isinstance(value, decimal.Decimal):
-        return orjson.Fragment(str(value)) if value.is_finite() else None
-    if isinstance(value, datetime.date | datetime.time):
-        return value.isoformat()
-    if isinstance(value, set | frozenset | tuple):
-        return list(value)
-    raise TypeError(f"cannot serialize {type(value).__name__} in a Singer message")
-
 
 def dumps_line(obj: t.Any) -> bytes:
-    return orjson.dumps(obj, default=_default, option=OPTIONS)
+    return ENCODER.encode(obj) + b"\n"
 
 
 def dumps_record(record: dict) -> bytes:
-    return orjson.dumps(record, default=_default, option=orjson.OPT_NON_STR_KEYS)
+    return ENCODER.encode(record)
 
 
 def write_bytes(data: bytes) -> None:

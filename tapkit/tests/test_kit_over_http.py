@@ -11,6 +11,7 @@ import json
 import pytest
 
 from api_sandbox import Fault, run_sandbox
+from tapkit.pagination import record_digest
 from tapkit.testing import run_tap, tap_config
 
 # One page after another, at exactly the document's offsets (no overlap: see test_overlap_*).
@@ -307,7 +308,12 @@ def test_resume_with_overlap_checks_the_anchor_first():
         mid = next(
             s for s in first.states if s["bookmarks"].get("tasks", {}).get("resume", {}).get("offset") == 58
         )
-        assert mid["bookmarks"]["tasks"]["resume"] == {"offset": 58, "anchors": [sb.truth("tasks")[57]]}
+        record = sb.records("tasks")[57]
+        assert mid["bookmarks"]["tasks"]["resume"] == {
+            "offset": 58,
+            "anchors": [record["id"]],
+            "digests": [record_digest(record)],  # the last record written, by key and by content
+        }
         sb.reset()
         rerun = run_tap("tap-crm", config, state=mid)
         assert rerun.returncode == 0, rerun.stderr[-2000:]

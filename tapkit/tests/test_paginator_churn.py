@@ -83,16 +83,6 @@ def test_static_data_exactly_once(overlap, clamp):
     assert sync(server, 20, overlap=overlap) == server.data
 
 
-def test_server_ignoring_the_offset_fails_instead_of_looping():
-    from tapkit.errors import PaginationError
-
-    paginator = OffsetPaginator(10, overlap=1)
-    page = [{"id": i} for i in range(10)]
-    with pytest.raises(PaginationError, match="ignores the offset parameter"):
-        for _ in range(5):
-            paginator.accept(paginator.offset, page)
-
-
 def test_anchors_all_deleted_means_starting_over():
     data = [{"id": i} for i in range(100)]
     events: list[str] = []

@@ -14,16 +14,29 @@ from tapkit.errors import excerpt, redact_url
 NOW = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)
 
 
+def between(low: float, high: float):
+    return lambda seconds: low <= seconds <= high
+
+
 def test_default_policy_is_the_documents():
     policy = RetryPolicy()
     assert policy.max_attempts == 4
-    assert [policy.wait(n) for n in (1, 2, 3)] == [2.0, 4.0, 8.0]
+    for retry, base in ((1, 2.0), (2, 4.0), (3, 8.0)):
+        waits = [policy.wait(retry) for _ in range(50)]
+        assert all(base <= w.seconds <= base * 1.1 and w.asked is None for w in waits)  # jitter: up to 10 %
     assert {s for s in range(400, 600) if policy.is_retriable(s)} | {429} == {429, 500, 502, 503, 504}
     assert not policy.is_retriable(501) and not policy.is_retriable(404)
 
 
 def test_backoff_factor_scales_waits():
-    assert [RetryPolicy(backoff_factor=0.5).wait(n) for n in (1, 2, 3)] == [0.5, 1.0, 2.0]
+    assert [RetryPolicy(backoff_factor=0.5).backoff(n) for n in (1, 2, 3)] == [0.5, 1.0, 2.0]
+
+
+def test_backoff_has_a_ceiling_jitter_included():
+    policy = RetryPolicy(max_retries=100, max_backoff=60)
+    assert policy.backoff(40) == 60.0 and policy.backoff(5000) == 60.0  # no overflow either
+    assert all(policy.wait(n).seconds <= 60.0 for n in range(1, 100) for _ in range(5))
+    assert RetryPolicy(backoff_factor=2, max_backoff=5).wait(3).seconds == 5.0  # 8 s asked, 5 s allowed
 
 
 @pytest.mark.parametrize(
@@ -46,16 +59,22 @@ def test_parse_retry_after(header, expected):
     assert parse_retry_after(header, now=NOW) == expected
 
 
-def test_retry_after_wins_over_backoff_and_is_capped():
+def test_retry_after_wins_over_backoff_up_to_its_ceiling():
     policy = RetryPolicy()
-    assert policy.wait(1, "11", now=NOW) == 11.0
-    assert policy.wait(3, "1", now=NOW) == 1.0
-    assert policy.wait(1, "junk", now=NOW) == 2.0  # unusable header: the backoff applies
-    assert policy.wait(1, "86400", now=NOW) == policy.retry_after_cap
+    wait = policy.wait(1, "11", now=NOW)
+    assert 11.0 <= wait.seconds <= 12.1 and wait.asked == 11.0 and not wait.too_long
+    assert 1.0 <= policy.wait(3, "1", now=NOW).seconds <= 1.1
+    assert 2.0 <= policy.wait(1, "junk", now=NOW).seconds <= 2.2  # unusable header: the backoff applies
+    assert policy.wait(1, "300", now=NOW).seconds == 300.0  # at the ceiling: jitter does not go above
+    longer = policy.wait(1, "86400", now=NOW)
+    assert longer.too_long and longer.asked == 86400.0  # not waited for: the caller fails the stream
+    assert not RetryPolicy(max_retry_after=100_000).wait(1, "86400", now=NOW).too_long
 
 
-def test_jitter_never_shortens_a_wait():
-    assert all(4.0 <= RetryPolicy.jitter(4.0) <= 4.4 for _ in range(200))
+def test_jitter_never_shortens_a_wait_nor_passes_the_cap():
+    assert all(4.0 <= RetryPolicy.jitter(4.0, 60) <= 4.4 for _ in range(200))
+    assert all(RetryPolicy.jitter(4.0, 4.1) <= 4.1 for _ in range(200))
+    assert RetryPolicy.jitter(9.0, 5.0) == 9.0  # a wait above the cap was decided elsewhere
 
 
 def run_pages(page_size: int, served: list[int]) -> tuple[list[int], bool]:
