@@ -155,7 +155,9 @@ def _explain(error: ValidationError) -> str:
     if error.validator == "minLength":
         return f"{where}: must not be empty"
     if error.validator == "type":
-        return f"{where}: {error.instance!r} is not of type {error.validator_value}"
+        value = str(error.instance) if isinstance(error.instance, Decimal) else repr(error.instance)
+        kind = {"integer": "a whole number", "number": "a number"}.get(error.validator_value)
+        return f"{where}: {value} is not {kind or f'of type {error.validator_value}'}"
     return f"{where}: {error.message}"
 
 

@@ -269,7 +269,7 @@ def test_wrong_key_says_check_the_key():
         ({"api_key": "k", "base_url": "ftp://example.com"}, "is not an http(s) URL"),
         ({"api_key": "k", "base_url": "not a url"}, "is not an http(s) URL"),
         ({"api_key": "k", "max_retries": -1}, "max_retries: -1 is too small"),
-        ({"api_key": "k", "backoff_factor": "fast"}, "backoff_factor: 'fast' is not of type"),
+        ({"api_key": "k", "backoff_factor": "fast"}, "backoff_factor: 'fast' is not a number"),
         ({"api_key": "k", "max_concurrency": 0}, "max_concurrency: 0 is too small"),
     ],
 )
