@@ -13,9 +13,12 @@ while the tap's own base class says what is true of the whole API: ``data_select
 
 from __future__ import annotations
 
+import contextlib
+import gzip
 import operator
 import threading
 import typing as t
+import uuid
 from collections import deque
 from functools import cached_property
 from http import HTTPStatus
@@ -47,6 +50,7 @@ from tapkit.state import RESUME_KEY, ResumePoint, read_resume
 from tapkit.writer import FastSingerWriter, dumps_line, dumps_record
 
 if t.TYPE_CHECKING:
+    from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
     from singer_sdk.helpers.types import Context
 
     from tapkit.tap import RestTap
@@ -382,7 +386,10 @@ class OffsetStream(RESTStream[int]):
             )
 
     def _page_written(self, resume: dict | None, lines: t.Iterable[bytes] = ()) -> None:
-        """Every record of the page is out (``lines``: as written): a rerun may start after it."""
+        """Every record of the page is out (``lines``: as written): a rerun may start after it.
+
+        STATE goes out now, after the page; in a BATCH sync, with the file the page is in.
+        """
         if resume is None:
             return
         if self._paginator is not None:
@@ -391,10 +398,16 @@ class OffsetStream(RESTStream[int]):
             except PaginationError as exc:
                 raise PaginationError(f"stream '{self.name}': {exc}") from None
         self.stream_state[RESUME_KEY] = resume
-        self._write_state_message()
+        self.state_manager.finalize_state(self.stream_state)  # marks the state as due to be written
+        if not self._batching:
+            self._write_state_message()
 
     def _stream_done(self) -> None:
+        """The whole listing is written: the next run starts from the beginning."""
         self.stream_state.pop(RESUME_KEY, None)
+        self.state_manager.finalize_state(self.stream_state)
+        if not self._batching:
+            self._write_state_message()
 
     def request_records(self, context: Context | None) -> t.Iterable[dict]:
         """The SDK's per-record path (stream maps, flattening, dry runs): state after each page."""
@@ -407,6 +420,10 @@ class OffsetStream(RESTStream[int]):
     # -- the fast path -----------------------------------------------------------------------
 
     def _fast_path_applies(self) -> bool:
+        """True when writing whole pages gives exactly what the SDK's per-record path gives. Anything
+        that needs the SDK's per-record hooks takes the SDK's path: stream maps and flattening, child
+        streams, nested deselection, a post_process override, a dry run's record limit
+        (``--test``, ``ABORT_AT_RECORD_COUNT``), incremental replication."""
         maps = self.stream_maps
         return (
             isinstance(self._tap.message_writer, FastSingerWriter)
@@ -416,6 +433,9 @@ class OffsetStream(RESTStream[int]):
             and not self.child_streams
             and self.TYPE_CONFORMANCE_LEVEL == TypeConformanceLevel.RECURSIVE
             and self._deselected_paths() is not None
+            and type(self).post_process is OffsetStream.post_process
+            and self.ABORT_AT_RECORD_COUNT is None
+            and self.replication_key is None
         )
 
     def _deselected_paths(self) -> frozenset[str] | None:
@@ -429,49 +449,111 @@ class OffsetStream(RESTStream[int]):
             deselected.add(breadcrumb[1])
         return frozenset(deselected)
 
+    def _renderer(self) -> t.Callable[[list[dict]], list[bytes]]:
+        """Records of a page -> their JSON, as the SDK would write them: deselected properties and
+        properties the schema does not declare dropped (the latter with one warning), booleans conformed."""
+        deselected = self._deselected_paths() or frozenset()
+        conform = compile_conformer(self.effective_schema)
+        warned: set[str] = set()
+
+        def render(records: list[dict]) -> list[bytes]:
+            unmapped: list[str] = []
+            if deselected:
+                records = [{k: v for k, v in r.items() if k not in deselected} for r in records]
+            if conform is not None:
+                records = [conform(r, unmapped, None) for r in records]
+            if unmapped and not warned.issuperset(unmapped):
+                warned.update(unmapped)
+                self.logger.warning(
+                    "Properties %s were present in the '%s' stream but not found in catalog schema. "
+                    "Ignoring.",
+                    tuple(dict.fromkeys(unmapped)),
+                    self.name,
+                )
+            return list(map(dumps_record, records))
+
+        return render
+
     def _sync_records(
         self, context: Context | None = None, *, write_messages: bool = True
     ) -> t.Generator[dict, t.Any, t.Any]:
         if not (write_messages and self.selected and self._fast_path_applies()):
             yield from super()._sync_records(context, write_messages=write_messages)
             return
-        deselected = self._deselected_paths() or frozenset()
         writer = t.cast("FastSingerWriter", self._tap.message_writer)
-        conform = compile_conformer(self.effective_schema)
+        render = self._renderer()
         head = dumps_line({"type": "RECORD", "stream": self.stream_maps[0].stream_alias})[:-2] + b',"record":'
-        warned: set[str] = set()
         with self.get_record_counter() as record_counter, self.get_sync_timer():
             record_counter.with_context(context)
             for records, resume in self.iter_pages(context):
-                if not records:
-                    self._page_written(resume)
-                    continue
-                extra: dict[str, t.Any] = {"time_extracted": utc_now()}
-                if self._stream_version is not None:
-                    extra = {"version": self._stream_version, **extra}
-                tail = b"," + dumps_line(extra)[1:]
-                unmapped: list[str] = []
-                if deselected:
-                    records = [{k: v for k, v in r.items() if k not in deselected} for r in records]
-                if conform is not None:
-                    records = [conform(r, unmapped, None) for r in records]
-                # One line per record, built by a single C-level join: head + record + tail.
-                lines = list(map(dumps_record, records))
-                writer.write_lines(head + (tail + head).join(lines) + tail)
-                self.state_manager.is_flushed = False
-                record_counter.increment(len(records))
-                if unmapped and not warned.issuperset(unmapped):
-                    warned.update(unmapped)
-                    self.logger.warning(
-                        "Properties %s were present in the '%s' stream but not found in catalog schema. "
-                        "Ignoring.",
-                        tuple(dict.fromkeys(unmapped)),
-                        self.name,
-                    )
+                lines = render(records)
+                if lines:
+                    extra: dict[str, t.Any] = {"time_extracted": utc_now()}
+                    if self._stream_version is not None:
+                        extra = {"version": self._stream_version, **extra}
+                    tail = b"," + dumps_line(extra)[1:]
+                    # One line per record, built by a single C-level join: head + record + tail.
+                    writer.write_lines(head + (tail + head).join(lines) + tail)
+                    record_counter.increment(len(lines))
                 self._page_written(resume, lines)
         self._stream_done()
-        self._finalize_state(self.stream_state)
-        self._write_state_message()
+
+    # -- BATCH files -----------------------------------------------------------------------------
+
+    _batching = False  # in a BATCH sync, STATE goes out after each file, not after each page
+
+    def get_batches(
+        self, batch_config: BatchConfig, context: Context | None = None
+    ) -> t.Iterator[tuple[BaseBatchFileEncoding, list[str]]]:
+        """JSON Lines BATCH files written a page at a time, as the fast path writes RECORD messages.
+
+        Before each file is handed over, the stream's resume point is set to the last page in it:
+        the SDK writes the BATCH message and then STATE, so a sync killed at any moment resumes
+        after the last file announced, never after records that are in no file. Other encodings
+        (Parquet) and anything the fast path does not take go through the SDK's batcher; its
+        files also end on STATE for a page at or before their last record.
+        """
+        self._batching = True
+        try:
+            if batch_config.encoding.format != "jsonl" or not self._fast_path_applies():
+                yield from super().get_batches(batch_config, context)
+                return
+            yield from self._jsonl_batches(batch_config, context)
+        finally:
+            self._batching = False
+
+    def _jsonl_batches(
+        self, batch_config: BatchConfig, context: Context | None
+    ) -> t.Iterator[tuple[BaseBatchFileEncoding, list[str]]]:
+        storage, encoding = batch_config.storage, batch_config.encoding
+        suffix = ".json.gz" if encoding.compression == "gzip" else ".json"
+        name = f"{storage.prefix or ''}{self._tap.name}--{self.name}-{uuid.uuid4()}"
+        render = self._renderer()
+        files = 0
+        with self.get_record_counter() as record_counter, contextlib.ExitStack() as open_file:
+            out: t.IO[bytes] | gzip.GzipFile | None = None
+            rows = 0
+            for records, resume in self.iter_pages(context):
+                lines = render(records)
+                if lines:
+                    if out is None:
+                        files += 1
+                        filename = f"{name}-{files}{suffix}"
+                        out = open_file.enter_context(storage.open(filename, "wb"))
+                        if encoding.compression == "gzip":
+                            out = open_file.enter_context(gzip.GzipFile(fileobj=out, mode="wb"))
+                    out.write(b"\n".join(lines) + b"\n")
+                    rows += len(lines)
+                    record_counter.increment(len(lines))
+                self._page_written(resume, lines)
+                if out is not None and rows >= batch_config.batch_size:
+                    open_file.close()
+                    out, rows = None, 0
+                    yield encoding, [storage.get_url(filename)]
+            if out is not None:
+                open_file.close()
+                yield encoding, [storage.get_url(filename)]
+        self._stream_done()
 
     # RESTStream wants these; the page loop above does not use them.
     def parse_response(self, response: requests.Response) -> t.Iterable[dict]:

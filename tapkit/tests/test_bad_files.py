@@ -136,7 +136,15 @@ def test_a_key_with_whitespace_around_it_is_stripped_with_a_warning(sandbox):
         ({"resume": [20]}, "'resume' is not an object"),
         ("tasks at 20", "the bookmark is not an object: 'tasks at 20' (str)"),
     ],
-    ids=["offset-bool", "offset-negative", "offset-string", "anchors-nested", "digests", "resume-list", "str"],
+    ids=[
+        "offset-bool",
+        "offset-negative",
+        "offset-string",
+        "anchors-nested",
+        "digests",
+        "resume-list",
+        "str",
+    ],
 )
 def test_an_unusable_bookmark_restarts_its_stream_with_a_warning(sandbox, bookmark, says):
     state = {"bookmarks": {"tasks": bookmark, "users": {"resume": {"offset": 20}}}}
@@ -151,7 +159,7 @@ def test_an_unusable_bookmark_restarts_its_stream_with_a_warning(sandbox, bookma
     # The unusable bookmark is never written back, not even in the first STATE echoed.
     for state_message in run.states:
         resume = state_message["bookmarks"].get("tasks", {}).get("resume")
-        assert resume is None or isinstance(resume.get("offset"), int) and resume["offset"] >= 0
+        assert resume is None or (isinstance(resume.get("offset"), int) and resume["offset"] >= 0)
     # and a rerun from the last state of the run works (no crash on its own state)
     rerun = run_tap("tap-crm", tap_config(sandbox.base_url), state=run.states[-1])
     assert rerun.returncode == 0, rerun.stderr[-2000:]

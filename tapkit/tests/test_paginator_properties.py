@@ -125,7 +125,9 @@ def test_every_record_present_throughout_arrives(listing_and_moves, page_size, o
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(record_ids, st.integers(0, 3)), max_size=150), st.integers(1, 25), st.integers(0, 4))
+@given(
+    st.lists(st.tuples(record_ids, st.integers(0, 3)), max_size=150), st.integers(1, 25), st.integers(0, 4)
+)
 def test_exact_duplicates_without_moves_arrive_exactly_once(pairs, page_size, overlap):
     # Whole records repeated (same id, same content), as a join can list them.
     records = [{"id": i, "v": v} for i, v in pairs]
@@ -163,7 +165,7 @@ class Cycling:
 @pytest.mark.parametrize(("size", "page_size"), [(300, 20), (45, 20), (1000, 100), (57, 10)])
 def test_a_cycling_listing_ends_with_an_error(overlap, size, page_size):
     server = Cycling(size)
-    with pytest.raises(PaginationError, match="cycles|ignores the offset|no new record|fresh starts"):
+    with pytest.raises(PaginationError, match=r"cycles|ignores the offset|no new record|fresh starts"):
         sync(server, page_size, overlap)  # type: ignore[arg-type]
     # one pass over the list, then a few pages: not thousands of requests
     assert server.requests <= size // page_size + NO_PROGRESS_LIMIT + 10
@@ -204,7 +206,7 @@ def test_a_server_ignoring_the_offset_ends_with_an_error(overlap):
             return super().page(0, limit)
 
     server = SamePage([{"id": i, "v": i} for i in range(30)])
-    with pytest.raises(PaginationError, match="no new record|already written"):
+    with pytest.raises(PaginationError, match=r"no new record|already written"):
         sync(server, 10, overlap)
     assert server.requests <= NO_PROGRESS_LIMIT + 10
 
