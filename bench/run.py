@@ -413,7 +413,7 @@ def bench_memory(report: Report, sizes: Sizes, runs: int, tmp: Path) -> None:
                 [venv_script("tap-projects"), "--config", str(cfg), "--catalog", str(catalog)],
                 resource,
             )
-            measure(report, benchmark, [ours], truth, runs, tmp, verify_first=False, timed_to_file=False)
+            measure(report, benchmark, [ours], truth, runs, tmp, verify_first=True, timed_to_file=False)
         peaks[n] = mb(ours.rss)
         report.rows.append(
             Row(
