@@ -114,8 +114,10 @@ def hub_definition(tap: str, info: dict[str, Any]) -> dict[str, Any]:
         "domain_url": "https://api.example.com",
         "repo": PUBLIC_REPO,
         "docs": f"{PUBLIC_REPO}/blob/main/{name}/README.md",
-        # The shared kit and the tap, both from the repository (the tap depends on `tapkit` by name).
-        "pip_url": f"git+{PUBLIC_REPO}.git#subdirectory=tapkit git+{PUBLIC_REPO}.git#subdirectory={name}",
+        # The shared packages and the tap, all from the repository (the tap depends on them by name).
+        "pip_url": " ".join(
+            f"git+{PUBLIC_REPO}.git#subdirectory={part}" for part in ("keyguard", "tapkit", name)
+        ),
         "executable": name,
         "capabilities": sorted(info["capabilities"]),
         "settings_group_validation": group_validation(info),

@@ -35,7 +35,7 @@ project's shared kit. It implements the API document `{document}` (see the repos
 ## Install
 
 ```bash
-pip install ./tapkit ./{name}                # from a checkout of this repository
+pip install ./keyguard ./tapkit ./{name}     # from a checkout of this repository
 {name} --about                              # settings, capabilities
 ```
 

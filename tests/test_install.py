@@ -1,5 +1,5 @@
 """Each tap installs on its own, with the kit, into a clean virtual environment, like a user's
-`pip install ./tapkit ./tap-crm` or Meltano's pip_url; its console script then answers --about."""
+`pip install ./keyguard ./tapkit ./tap-crm` or Meltano's pip_url; its console script then answers --about."""
 
 from __future__ import annotations
 
@@ -24,7 +24,9 @@ def test_tap_installs_alone_with_the_kit(tap, tmp_path):
     else:
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         install = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q"]
-    subprocess.run([*install, str(ROOT / "tapkit"), str(ROOT / tap)], check=True, timeout=600)
+    subprocess.run(
+        [*install, str(ROOT / "keyguard"), str(ROOT / "tapkit"), str(ROOT / tap)], check=True, timeout=600
+    )
 
     about = subprocess.run(
         [str(venv / "bin" / tap), "--about", "--format=json"], capture_output=True, text=True, check=True

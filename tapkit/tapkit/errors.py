@@ -1,16 +1,16 @@
-"""Errors that end a sync with one clear line, and the redaction that keeps secrets out of them."""
+"""Errors that end a sync with one clear line, and URLs fit for them (secrets: see keyguard)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+import typing as t
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
 
+from keyguard import MASK
+
 _SECRET_PARAM = re.compile(r"(key|token|secret|password|passwd|auth|signature|sig)", re.IGNORECASE)
-_EXCERPT_CHARS = 200
-MASK = "***"
 
 
 class TapkitError(Exception):
@@ -45,15 +45,7 @@ class ConfigError(ConfigValidationError):
     """Invalid settings, reported on one line before any request is made."""
 
 
-def redact(text: str, secrets: Iterable[str | None]) -> str:
-    """Replace every occurrence of every (non-trivial) secret in ``text`` with a mask."""
-    for secret in secrets:
-        if secret and len(secret) >= 3:  # masking a 1-2 char "secret" would shred the message
-            text = text.replace(secret, MASK)
-    return text
-
-
-def redact_url(url: str, secrets: Iterable[str | None] = ()) -> str:
+def redact_url(url: str, redact: t.Callable[[str], str] = str) -> str:
     """A URL fit for a log line: no user info, no secret-looking query values, no known secret."""
     parts = urlsplit(url)
     netloc = parts.hostname or ""
@@ -66,12 +58,4 @@ def redact_url(url: str, secrets: Iterable[str | None] = ()) -> str:
         ],
         safe="*",
     )
-    return redact(urlunsplit((parts.scheme, netloc, parts.path, query, "")), secrets)
-
-
-def excerpt(text: str, secrets: Iterable[str | None] = ()) -> str:
-    """The start of a response body on one line, secrets masked."""
-    flat = " ".join(text.split())
-    if len(flat) > _EXCERPT_CHARS:
-        flat = flat[:_EXCERPT_CHARS] + "…"
-    return redact(flat, secrets) or "(empty body)"
+    return redact(urlunsplit((parts.scheme, netloc, parts.path, query, "")))

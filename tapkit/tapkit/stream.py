@@ -16,21 +16,25 @@ from __future__ import annotations
 import contextlib
 import gzip
 import operator
+import socket
 import threading
+import time
 import typing as t
 import uuid
 from collections import deque
+from datetime import UTC, datetime
 from functools import cached_property
 from http import HTTPStatus
+from urllib.parse import urljoin, urlsplit
 
 import requests
 import requests.adapters
 from singer_sdk.authenticators import APIKeyAuthenticator
-from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.streams import RESTStream
 
+import keyguard
 from tapkit.body import NotJSONError, decode_json
 from tapkit.conform import compile_conformer
 from tapkit.errors import (
@@ -39,8 +43,6 @@ from tapkit.errors import (
     ResponseError,
     RetriableResponseError,
     RetriesExhaustedError,
-    excerpt,
-    redact,
     redact_url,
 )
 from tapkit.fetcher import pages_in_order
@@ -68,8 +70,23 @@ TRANSIENT_ERRORS = (
 )
 
 
+# Redirects followed within the API's origin before giving up (requests' own default is 30).
+MAX_REDIRECTS = 10
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """Scheme, host and port: what a redirect must keep for the key to travel with it."""
+    parts = urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.scheme, (parts.hostname or "").lower(), port
+
+
 class OffsetStream(RESTStream[int]):
     """GET a JSON resource page by page, records under a top-level data selector key."""
+
+    def __init__(self, tap: RestTap, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(tap, *args, **kwargs)
+        self.rest_tap = tap
 
     primary_keys: t.ClassVar[list[str]] = ["id"]
     replication_key = None
@@ -106,7 +123,7 @@ class OffsetStream(RESTStream[int]):
 
     @cached_property
     def user_agent(self) -> str:
-        return str(self.config.get("user_agent") or f"{self._tap.name}/{self._tap.plugin_version}")
+        return str(self.config.get("user_agent") or f"{self.rest_tap.name}/{self.rest_tap.plugin_version}")
 
     @cached_property
     def authenticator(self) -> APIKeyAuthenticator:
@@ -115,8 +132,9 @@ class OffsetStream(RESTStream[int]):
         )
 
     @property
-    def _secrets(self) -> tuple[str | None, ...]:
-        return (self.config.get("api_key"),)
+    def redact(self) -> keyguard.Redactor:
+        """Masks every form of every secret setting (the tap installed it on the process's logging)."""
+        return self.rest_tap.redactor
 
     # -- one page --------------------------------------------------------------------------
 
@@ -127,10 +145,6 @@ class OffsetStream(RESTStream[int]):
         if self.size_param:
             params[self.size_param] = self.page_size
         return params
-
-    @property
-    def rest_tap(self) -> RestTap:
-        return t.cast("RestTap", self._tap)
 
     @cached_property
     def requests_session(self) -> requests.Session:
@@ -165,7 +179,7 @@ class OffsetStream(RESTStream[int]):
                 except RetriableResponseError as exc:
                     response, why = exc.response, str(exc)
                 except TRANSIENT_ERRORS as exc:
-                    response, why = None, f"{type(exc).__name__}: {redact(str(exc), self._secrets)}"
+                    response, why = None, f"{type(exc).__name__}: {self.redact(str(exc))}"
                 else:
                     gate.succeeded()
                     return response
@@ -215,10 +229,79 @@ class OffsetStream(RESTStream[int]):
             raise Cancelled("the sync is stopping: no retry")
 
     def _send_once(self, prepared: requests.PreparedRequest, context: Context | None) -> requests.Response:
-        """One attempt: send, then sort the status (validate_response raises what is not a success)."""
-        response = self.requests_session.send(prepared, timeout=self.timeout)
+        """One attempt, whole within ``request_timeout``: send, follow redirects that stay within the
+        API's origin (the key goes nowhere else), read the body, sort the status."""
+        deadline = time.monotonic() + self.timeout
+        first = prepared
+        response = self._send_within(prepared, deadline)
+        hops = 0
+        while response.is_redirect:
+            target = urljoin(prepared.url or "", response.headers["Location"])
+            if origin(target) != origin(first.url or ""):
+                raise ResponseError(
+                    f"{self._describe(first)}: HTTP {response.status_code} redirects to "
+                    f"{redact_url(target, self.redact)}, outside the API's origin "
+                    f"({'://'.join(map(str, origin(first.url or '')[:2]))}): refused, so the key does not "
+                    "leave it (if the API has moved, set base_url)"
+                )
+            hops += 1
+            if hops > MAX_REDIRECTS:
+                raise ResponseError(f"{self._describe(first)}: more than {MAX_REDIRECTS} redirects")
+            prepared = prepared.copy()
+            prepared.url = target
+            response = self._send_within(prepared, deadline)
         self.validate_response(response)
         return response
+
+    def _send_within(self, prepared: requests.PreparedRequest, deadline: float) -> requests.Response:
+        """Send and read the whole body by ``deadline``. requests' timeout bounds each socket read only
+        (a server trickling a byte a second holds it for ever): past the deadline the connection is
+        shut, and the attempt fails as a read timeout does."""
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise requests.exceptions.ReadTimeout(self._too_slow())
+        url = prepared.url or ""
+        response = self.requests_session.send(
+            prepared,
+            timeout=remaining,
+            allow_redirects=False,
+            **{**self._network_settings(url), "stream": True},
+        )
+        expired = threading.Event()
+
+        def cut() -> None:
+            expired.set()
+            connection = response.raw.connection if response.raw is not None else None
+            sock = getattr(connection, "sock", None)
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+        timer = threading.Timer(max(0.0, deadline - time.monotonic()), cut)
+        timer.daemon = True
+        timer.start()
+        try:
+            response.content  # noqa: B018 (reads the body)
+        except (requests.exceptions.RequestException, OSError):
+            if expired.is_set():
+                response.close()
+                raise requests.exceptions.ReadTimeout(self._too_slow()) from None
+            raise
+        finally:
+            timer.cancel()
+        return response
+
+    def _too_slow(self) -> str:
+        return f"the response took longer than request_timeout ({self.timeout:g} s) from connect to last byte"
+
+    def _network_settings(self, url: str) -> dict[str, t.Any]:
+        """Proxies and CA bundle from the environment (HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE...), as
+        requests' own get() would use: the SDK sends prepared requests, which skip that merge."""
+        key = origin(url)
+        cache = self.__dict__.setdefault("_network_cache", {})
+        if key not in cache:
+            cache[key] = self.requests_session.merge_environment_settings(url, {}, None, None, None)
+        return t.cast("dict[str, t.Any]", cache[key])
 
     @cached_property
     def _send(self) -> t.Callable[[requests.PreparedRequest, Context | None], requests.Response]:
@@ -240,7 +323,7 @@ class OffsetStream(RESTStream[int]):
             return self._send(prepared, context)
         except (requests.exceptions.RequestException, ConnectionResetError) as exc:
             raise ResponseError(
-                f"{self._describe(prepared)}: {type(exc).__name__}: {redact(str(exc), self._secrets)}"
+                f"{self._describe(prepared)}: {type(exc).__name__}: {self.redact(str(exc))}"
             ) from None
 
     def extract_records(self, response: requests.Response) -> list[dict]:
@@ -256,7 +339,7 @@ class OffsetStream(RESTStream[int]):
             kind = response.headers.get("Content-Type", "no content type")
             raise ResponseError(
                 f"{where}: the response is not JSON ({kind}; {exc}): "
-                f"{excerpt(response.content.decode('utf-8', 'replace'), self._secrets)}"
+                f"{self.redact.excerpt(response.content.decode('utf-8', 'replace'))}"
             ) from None
         body = decoded.value
         if decoded.replaced:
@@ -271,7 +354,7 @@ class OffsetStream(RESTStream[int]):
             found = sorted(body)[:10] if isinstance(body, dict) else type(body).__name__
             raise ResponseError(
                 f"{where}: the response has no '{self.data_selector}' key holding the records "
-                f"(found {found}): {excerpt(response.content.decode('utf-8', 'replace'), self._secrets)}"
+                f"(found {found}): {self.redact.excerpt(response.content.decode('utf-8', 'replace'))}"
             )
         records = body[self.data_selector]
         if not isinstance(records, list):
@@ -289,7 +372,7 @@ class OffsetStream(RESTStream[int]):
             if not isinstance(record, dict) or any(key not in record for key in self.primary_keys):
                 raise ResponseError(
                     f"{where}: a record is not an object with primary key {self.primary_keys}: "
-                    f"{excerpt(dumps_record(record).decode(), self._secrets)}"
+                    f"{self.redact.excerpt(dumps_record(record).decode())}"
                 )
         return records
 
@@ -307,13 +390,13 @@ class OffsetStream(RESTStream[int]):
 
     def _status_text(self, response: requests.Response) -> str:
         return f"HTTP {response.status_code} {response.reason or ''}".rstrip() + (
-            f": {excerpt(response.text, self._secrets)}"
+            f": {self.redact.excerpt(response.text)}"
         )
 
     def _describe(self, request: requests.PreparedRequest | None) -> str:
         if request is None:
             return f"stream '{self.name}'"
-        return f"stream '{self.name}': {request.method} {redact_url(request.url or '', self._secrets)}"
+        return f"stream '{self.name}': {request.method} {redact_url(request.url or '', self.redact)}"
 
     # -- the page loop ------------------------------------------------------------------------
 
@@ -398,16 +481,19 @@ class OffsetStream(RESTStream[int]):
             except PaginationError as exc:
                 raise PaginationError(f"stream '{self.name}': {exc}") from None
         self.stream_state[RESUME_KEY] = resume
-        self.state_manager.finalize_state(self.stream_state)  # marks the state as due to be written
-        if not self._batching:
-            self._write_state_message()
+        self._state_changed()
 
     def _stream_done(self) -> None:
         """The whole listing is written: the next run starts from the beginning."""
         self.stream_state.pop(RESUME_KEY, None)
-        self.state_manager.finalize_state(self.stream_state)
-        if not self._batching:
-            self._write_state_message()
+        self._state_changed()
+
+    def _state_changed(self) -> None:
+        """STATE goes out now; in a BATCH sync, after the next file (the SDK writes it then)."""
+        if self._batching:
+            self.state_manager.finalize_state(self.stream_state)  # due at the next file
+        else:
+            self.finalize_state_progress_markers(self.stream_state)  # due, and written
 
     def request_records(self, context: Context | None) -> t.Iterable[dict]:
         """The SDK's per-record path (stream maps, flattening, dry runs): state after each page."""
@@ -423,10 +509,10 @@ class OffsetStream(RESTStream[int]):
         """True when writing whole pages gives exactly what the SDK's per-record path gives. Anything
         that needs the SDK's per-record hooks takes the SDK's path: stream maps and flattening, child
         streams, nested deselection, a post_process override, a dry run's record limit
-        (``--test``, ``ABORT_AT_RECORD_COUNT``), incremental replication."""
+        (``--test``, ``ABORT_AT_RECORD_COUNT``), incremental replication, ACTIVATE_VERSION messages."""
         maps = self.stream_maps
         return (
-            isinstance(self._tap.message_writer, FastSingerWriter)
+            isinstance(self.rest_tap.message_writer, FastSingerWriter)
             and len(maps) == 1
             and type(maps[0]) is SameRecordTransform
             and not maps[0].flattening_enabled
@@ -436,6 +522,7 @@ class OffsetStream(RESTStream[int]):
             and type(self).post_process is OffsetStream.post_process
             and self.ABORT_AT_RECORD_COUNT is None
             and self.replication_key is None
+            and not self.emit_activate_version_messages
         )
 
     def _deselected_paths(self) -> frozenset[str] | None:
@@ -480,7 +567,7 @@ class OffsetStream(RESTStream[int]):
         if not (write_messages and self.selected and self._fast_path_applies()):
             yield from super()._sync_records(context, write_messages=write_messages)
             return
-        writer = t.cast("FastSingerWriter", self._tap.message_writer)
+        writer = t.cast("FastSingerWriter", self.rest_tap.message_writer)
         render = self._renderer()
         head = dumps_line({"type": "RECORD", "stream": self.stream_maps[0].stream_alias})[:-2] + b',"record":'
         with self.get_record_counter() as record_counter, self.get_sync_timer():
@@ -488,9 +575,7 @@ class OffsetStream(RESTStream[int]):
             for records, resume in self.iter_pages(context):
                 lines = render(records)
                 if lines:
-                    extra: dict[str, t.Any] = {"time_extracted": utc_now()}
-                    if self._stream_version is not None:
-                        extra = {"version": self._stream_version, **extra}
+                    extra: dict[str, t.Any] = {"time_extracted": datetime.now(UTC)}
                     tail = b"," + dumps_line(extra)[1:]
                     # One line per record, built by a single C-level join: head + record + tail.
                     writer.write_lines(head + (tail + head).join(lines) + tail)
@@ -527,7 +612,7 @@ class OffsetStream(RESTStream[int]):
     ) -> t.Iterator[tuple[BaseBatchFileEncoding, list[str]]]:
         storage, encoding = batch_config.storage, batch_config.encoding
         suffix = ".json.gz" if encoding.compression == "gzip" else ".json"
-        name = f"{storage.prefix or ''}{self._tap.name}--{self.name}-{uuid.uuid4()}"
+        name = f"{storage.prefix or ''}{self.tap_name}--{self.name}-{uuid.uuid4()}"
         render = self._renderer()
         files = 0
         with self.get_record_counter() as record_counter, contextlib.ExitStack() as open_file:

@@ -6,6 +6,7 @@ import contextlib
 import difflib
 import functools
 import io
+import json
 import logging
 import math
 import os
@@ -18,8 +19,8 @@ from urllib.parse import urlsplit
 from jsonschema import Draft7Validator
 from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError
-from singer_sdk.helpers._util import load_json, read_json_file
 
+import keyguard
 from tapkit.errors import ConfigError, StateError, TapkitError
 from tapkit.fetcher import RequestGate
 from tapkit.state import RESUME_KEY, UnusableBookmark, read_resume
@@ -212,6 +213,16 @@ class RestTap(Tap):
     _stopping = False
 
     @functools.cached_property
+    def redactor(self) -> keyguard.Redactor:
+        """Masks every form of every secret setting in whatever this process logs or prints."""
+        secrets = [
+            self.config.get(name)
+            for name, prop in self.config_jsonschema["properties"].items()
+            if prop.get("secret")
+        ]
+        return keyguard.install(*(s for s in secrets if isinstance(s, str)))
+
+    @functools.cached_property
     def request_gate(self) -> RequestGate:
         """Shared by every request of this tap: rate limits are per API key, not per stream."""
         return RequestGate(
@@ -236,7 +247,7 @@ class RestTap(Tap):
         self._stopping = True
         name = signal.Signals(signum).name
         self.logger.warning("%s: %s received: stopping; a rerun with the last state resumes", self.name, name)
-        self._state_writer.write_state(self.state)
+        self.state_writer.write_state(self.state)
         sys.stdout.flush()
         os._exit(128 + signum)
 
@@ -314,6 +325,7 @@ class RestTap(Tap):
             parts = urlsplit(base_url)
             if parts.scheme not in ("http", "https") or not parts.netloc:
                 errors.append(f"base_url: {base_url!r} is not an http(s) URL")
+        self.redactor  # noqa: B018 (from now on no secret setting appears in any log line)
         if errors and raise_errors:
             raise ConfigError(f"invalid config: {'; '.join(errors)}", errors=errors)
         for error in errors:
@@ -328,7 +340,7 @@ class RestTap(Tap):
         """Config files: one line naming the file when one cannot be read or is not a JSON object."""
         for path in value:
             if path != "ENV":
-                _json_object(cls, f"config file {path}", functools.partial(read_json_file, path))
+                _json_object(cls, f"config file {path}", functools.partial(_read_json, path))
         return super().cb_config(ctx, param, value)
 
     @classmethod
@@ -361,6 +373,15 @@ def _file_problem(exc: Exception) -> str:
     return f"not JSON ({exc})"
 
 
+def _load_json(text: str) -> t.Any:
+    return json.loads(text, parse_float=Decimal)  # decimals as the SDK reads its files
+
+
+def _read_json(path: str) -> t.Any:
+    with open(path, encoding="utf-8") as file:
+        return _load_json(file.read())
+
+
 def _json_object(tap: type[RestTap], what: str, read: t.Callable[[], t.Any]) -> None:
     """Read a file the user gave; one line naming it when it cannot be read or holds no JSON object."""
     try:
@@ -376,5 +397,5 @@ def _checked_file(tap: type[RestTap], what: str, handle: t.IO[str] | None) -> t.
     if handle is None:
         return None
     text = handle.read()
-    _json_object(tap, f"{what} file {getattr(handle, 'name', '')}", lambda: load_json(text))
+    _json_object(tap, f"{what} file {getattr(handle, 'name', '')}", lambda: _load_json(text))
     return io.StringIO(text)
