@@ -58,7 +58,7 @@ class ResourceStore:
         self.blobs: list[bytes | None] = [None] * count if self.cached else []
         self._pending = count if self.cached else 0  # number of None entries in blobs
         self._salt = random.Random(f"salt/{api.name}/{res.name}/{seed}").randrange(1 << 30)
-        self._prefix = f'{{"{selector}":['.encode()
+        self.prefix = f'{{"{selector}":['.encode()
         self._id_prefix = None if res.id_prefix is None else f'"{res.id_prefix}_'.encode()
         self._tpl: tuple[tuple[bytes, bytes], ...] | None = None
 
@@ -90,20 +90,23 @@ class ResourceStore:
     def __len__(self) -> int:
         return len(self.keys)
 
-    def page(self, offset: int, limit: int | None) -> tuple[bytes, int]:
-        """The JSON body of the page starting at ``offset`` (all records when ``limit`` is None)."""
+    def records_at(self, offset: int, limit: int | None) -> list[bytes]:
+        """The serialized records from ``offset`` on (``limit`` of them, or all when None)."""
         with self.lock:
             end = len(self.keys) if limit is None else min(offset + limit, len(self.keys))
             if offset >= end:
-                return self._prefix + b"]}", 0
+                return []
             if not self.cached:
                 render = self._render
-                chunk: list[Any] = [render(k) for k in self.keys[offset:end]]
-            else:
-                if self._pending:
-                    self._fill(offset, end)
-                chunk = self.blobs[offset:end]
-        return b"".join((self._prefix, b",".join(chunk), b"]}")), end - offset
+                return [render(k) for k in self.keys[offset:end]]
+            if self._pending:
+                self._fill(offset, end)
+            return self.blobs[offset:end]  # type: ignore[return-value]  # filled: no None left
+
+    def page(self, offset: int, limit: int | None) -> tuple[bytes, int]:
+        """The JSON body of the page starting at ``offset`` (all records when ``limit`` is None)."""
+        chunk = self.records_at(offset, limit)
+        return b"".join((self.prefix, b",".join(chunk), b"]}")), len(chunk)
 
     def ids(self, stable: bool = False) -> list[Any]:
         with self.lock:
