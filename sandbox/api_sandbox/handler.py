@@ -9,8 +9,12 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
+import select
 import socket
+import ssl
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,11 +23,24 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from socketserver import TCPServer
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote
 
-from .bodies import HTML_ERROR, error_body
-from .faults import Fault
-from .model import BadRequest, Page, Route, SandboxModel
+from .bodies import (
+    BOM,
+    HTML_ERROR,
+    bad_byte,
+    echo_body,
+    encode_charset,
+    error_body,
+    fill_location,
+    pad_record,
+    splice,
+)
+from .faults import MOVED_PREFIX, Fault
+from .model import BadRequest, Headers, Page, Route, SandboxModel
+
+CREDENTIAL_HEADERS = ("Authorization", "X-API-KEY")  # the request log names those present, never values
+PAGING_FAULTS = ("cycle", "page_offsets")  # faults that change what the offset parameter means
 
 
 @dataclass
@@ -39,11 +56,22 @@ class ApiRequest:
     """What the fault responders may look at."""
 
     method: str
-    path: str  # as received
+    path: str  # as received (with /_moved when it came that way)
+    raw_query: str
     query: dict[str, str]
+    headers: Headers
     auth_ok: bool
     model: SandboxModel
     route: Route
+    scheme: str  # http or https
+    port: int  # the server's port
+
+    def host(self) -> str:
+        """The host of the Host header (without the port), else 127.0.0.1."""
+        host = self.headers.get("Host") or "127.0.0.1"
+        if host.startswith("["):
+            return host[: host.index("]") + 1] if "]" in host else host
+        return host.rpartition(":")[0] if ":" in host else host
 
 
 # -- faults: answers (the whole response, sent before the auth check) --------------------------------------
@@ -70,10 +98,31 @@ def _answer_no_selector(fault: Fault, req: ApiRequest) -> Response | None:
     return Response(200, json.dumps({"error": "temporarily unavailable, try again"}).encode())
 
 
+def _answer_redirect(fault: Fault, req: ApiRequest) -> Response:
+    assert fault.status is not None and fault.location is not None
+    values = {
+        "scheme": req.scheme,
+        "host": req.host(),
+        "port": str(req.port),
+        "path": req.path,
+        "query": req.raw_query,
+        "key_quoted": quote(req.model.presented_key(req.headers) or "", safe=""),
+    }
+    location = fill_location(fault.location, values)
+    body = json.dumps({"error": "moved", "message": f"see {location}"}).encode()
+    return Response(fault.status, body, headers={"Location": location})
+
+
+def _answer_echo(fault: Fault, req: ApiRequest) -> Response:
+    return Response(401, echo_body(req.model.presented_key(req.headers), fault.pad))
+
+
 ANSWERS: dict[str, Callable[[Fault, ApiRequest], Response | None]] = {
     "status": _answer_status,
     "html": _answer_html,
     "no_selector": _answer_no_selector,
+    "redirect": _answer_redirect,
+    "echo": _answer_echo,
 }
 
 
@@ -90,9 +139,61 @@ def _no_selector_items(fault: Fault, resp: Response, page: Page | None) -> Respo
     return Response(200, b'{"items":' + rest)
 
 
+def _page_only(
+    change: Callable[[Fault, Response, Page], Response],
+) -> Callable[[Fault, Response, Page | None], Response]:
+    """A transform of served pages only: a 401 or 400 goes out as it is."""
+
+    def transform(fault: Fault, resp: Response, page: Page | None) -> Response:
+        return change(fault, resp, page) if page is not None and resp.status == 200 else resp
+
+    return transform
+
+
+def _change_records(
+    fault: Fault, page: Page, indexes: range | list[int], change: Callable[[bytes], bytes]
+) -> Response:
+    for i in indexes:
+        if i < len(page.records):
+            page.records[i] = change(page.records[i])
+    return Response(200, page.body())
+
+
+def _bom(fault: Fault, resp: Response, page: Page) -> Response:
+    return Response(200, BOM + resp.body)
+
+
+def _charset(fault: Fault, resp: Response, page: Page) -> Response:
+    assert fault.charset is not None
+    body = encode_charset(resp.body, fault.charset)
+    return Response(200, body, f"application/json; charset={fault.charset}")
+
+
+def _bad_byte(fault: Fault, resp: Response, page: Page) -> Response:
+    return _change_records(fault, page, [fault.index or 0], lambda r: bad_byte(r, fault.name))
+
+
+def _field(fault: Fault, resp: Response, page: Page) -> Response:
+    assert fault.name is not None and fault.value is not None
+    name, value = fault.name, fault.value.encode()
+    indexes = range(len(page.records)) if fault.index is None else [fault.index]
+    return _change_records(fault, page, indexes, lambda r: splice(r, name, value))
+
+
+def _huge(fault: Fault, resp: Response, page: Page) -> Response:
+    assert fault.record_bytes is not None
+    size = fault.record_bytes
+    return _change_records(fault, page, [fault.index or 0], lambda r: pad_record(r, size, fault.name))
+
+
 TRANSFORMS: dict[str, Callable[[Fault, Response, Page | None], Response]] = {
     "not_json": _not_json,
     "no_selector": _no_selector_items,
+    "bom": _page_only(_bom),
+    "charset": _page_only(_charset),
+    "bad_byte": _page_only(_bad_byte),
+    "field": _page_only(_field),
+    "huge": _page_only(_huge),
 }
 
 
@@ -101,14 +202,35 @@ class SandboxServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 512
 
-    def __init__(self, address: tuple[str, int], model: SandboxModel) -> None:
+    def __init__(
+        self, address: tuple[str, int], model: SandboxModel, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.model = model
+        self.tls = tls
+        self.scheme = "https" if tls is not None else "http"
+        self.stopping = threading.Event()  # set by Sandbox.stop(): trickling responses end
         super().__init__(address, SandboxHandler)
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        if self.tls is None:
+            super().finish_request(request, client_address)
+            return
+        # the TLS handshake runs in the connection's own thread, bounded, never in the accept loop
+        request.settimeout(10)
+        try:
+            conn = self.tls.wrap_socket(request, server_side=True)
+        except (OSError, ssl.SSLError):
+            return
+        try:
+            conn.settimeout(None)
+            super().finish_request(conn, client_address)
+        finally:
+            conn.close()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # clients that hang up (timeouts, dropped connections) are normal here; anything else is a bug
         exc = sys.exc_info()[1]
-        if isinstance(exc, (ConnectionError, TimeoutError)):
+        if isinstance(exc, (ConnectionError, TimeoutError, ssl.SSLError)):
             return
         super().handle_error(request, client_address)
 
@@ -221,7 +343,49 @@ class SandboxHandler(BaseHTTPRequestHandler):
         with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
 
-    DELIVERIES: dict[str, Callable[[SandboxHandler, Response, Fault], None]] = {"drop": _deliver_drop}
+    def _deliver_trickle(self, resp: Response, fault: Fault) -> None:
+        """Status line and headers with the full Content-Length, then one byte of the body every
+        ``delay_s`` seconds; stops as soon as the client hangs up or the sandbox stops."""
+        assert fault.delay_s is not None
+        try:
+            self.wfile.write(self._head(resp))
+            for i in range(len(resp.body)):
+                if self._client_gone_within(fault.delay_s):
+                    self.close_connection = True
+                    return
+                self.wfile.write(resp.body[i : i + 1])
+        except OSError:
+            self.close_connection = True
+
+    def _client_gone_within(self, seconds: float) -> bool:
+        """Wait ``seconds``; True as soon as the client has closed its side (or the sandbox stops)."""
+        stopping = self.server.stopping
+        deadline = time.monotonic() + seconds
+        while not stopping.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            readable, _, _ = select.select([self.connection], [], [], min(left, 0.25))
+            if readable:
+                if self._peer_closed():
+                    return True
+                stopping.wait(left)  # bytes waiting (a pipelined request): just wait
+        return True
+
+    def _peer_closed(self) -> bool:
+        # peek at the TCP stream through a duplicate descriptor (a TLS socket takes no recv flags)
+        with socket.socket(fileno=os.dup(self.connection.fileno())) as raw:
+            try:
+                return raw.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+            except BlockingIOError:
+                return False
+            except OSError:
+                return True
+
+    DELIVERIES: dict[str, Callable[[SandboxHandler, Response, Fault], None]] = {
+        "drop": _deliver_drop,
+        "trickle": _deliver_trickle,
+    }
 
     # -- methods -----------------------------------------------------------------------------------------
 
@@ -259,11 +423,13 @@ class SandboxHandler(BaseHTTPRequestHandler):
             else:
                 self._send(Response(405, error_body(405, "only GET is allowed"), headers={"Allow": "GET"}))
         else:
-            self._api(model, method, path, query)
+            self._api(model, method, path, qs, query)
 
-    def _api(self, model: SandboxModel, method: str, path: str, query: dict[str, str]) -> None:
+    def _api(self, model: SandboxModel, method: str, path: str, qs: str, query: dict[str, str]) -> None:
+        arrived = time.time()
+        moved = path.startswith(MOVED_PREFIX + "/")
         auth_ok = model.auth_ok(self.headers)
-        route = model.route(path)
+        route = model.route(path[len(MOVED_PREFIX) :] if moved else path)
         n = model.next_request_number(path)
         if model.latency_s:
             time.sleep(model.latency_s)
@@ -274,7 +440,19 @@ class SandboxHandler(BaseHTTPRequestHandler):
             resp = Response(405, error_body(405, "only GET is allowed"), headers={"Allow": "GET"})
         else:
             fault = model.match_fault(path, n)
-            resp = self._respond(ApiRequest(method, path, query, auth_ok, model, route), fault)
+            req = ApiRequest(
+                method,
+                path,
+                qs,
+                query,
+                self.headers,
+                auth_ok,
+                model,
+                route,
+                self.server.scheme,
+                self.server.server_port,
+            )
+            resp = self._respond(req, fault)
         model.record_request(
             {
                 "method": method,
@@ -283,6 +461,10 @@ class SandboxHandler(BaseHTTPRequestHandler):
                 "status": resp.status,
                 "auth_ok": auth_ok,
                 "fault": None if fault is None else fault.kind,
+                "host": self.headers.get("Host"),
+                "credentials": [h for h in CREDENTIAL_HEADERS if self.headers.get(h) is not None],
+                "moved": moved,
+                "time": arrived,
             }
         )
         deliver = self.DELIVERIES.get(fault.kind) if fault is not None else None
@@ -300,13 +482,14 @@ class SandboxHandler(BaseHTTPRequestHandler):
             if resp is not None:
                 return resp
         if fault is not None and fault.kind == "slow":
-            time.sleep(fault.delay_s)
+            time.sleep(fault.delay_s or 0.0)
         page: Page | None = None
         if not req.auth_ok:
             resp = Response(401, error_body(401, "missing or invalid API key"))
         else:
             try:
-                page = req.model.page(req.route, req.query)
+                paging = fault.kind if fault is not None and fault.kind in PAGING_FAULTS else "offset"
+                page = req.model.page(req.route, req.query, paging)
             except BadRequest as exc:
                 resp = Response(400, error_body(400, str(exc)))
             else:

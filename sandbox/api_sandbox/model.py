@@ -47,6 +47,7 @@ class ModelOptions(TypedDict, total=False):
     max_page_size: int | dict[str, int] | None
     faults: Iterable[Fault | str]
     churn: float
+    repeat_ids: tuple[int, int] | None
 
 
 class Headers(Protocol):
@@ -93,11 +94,18 @@ class SandboxModel:
         max_page_size: int | dict[str, int] | None = None,
         faults: Iterable[Fault | str] = (),
         churn: float = 0.0,
+        repeat_ids: tuple[int, int] | None = None,
     ) -> None:
         if api not in APIS:
             raise ValueError(f"unknown api {api!r}; expected one of {', '.join(APIS)}")
         if records < 0:
             raise ValueError("records must be >= 0")
+        if repeat_ids is not None:
+            every, back = (int(n) for n in repeat_ids)
+            if not 1 <= back < every:
+                raise ValueError(f"repeat_ids=(every, back) needs 1 <= back < every, got {repeat_ids!r}")
+            repeat_ids = (every, back)
+        self.repeat_ids = repeat_ids
         self.api = api
         self.api_def = APIS[api]
         self.records_per_resource = records
@@ -126,12 +134,14 @@ class SandboxModel:
                     maxp,
                 )
                 count = records
+                repeat = repeat_ids
             else:
                 spec = ResourceSpec(
                     res.name, self.api_def.base_path + res.path, res.selector, False, None, None, None, None
                 )
                 count = small_count(api, res.name)
-            store = ResourceStore(self.api_def, res, seed, count, res.selector)
+                repeat = None
+            store = ResourceStore(self.api_def, res, seed, count, res.selector, repeat)
             self.resources.append(spec)
             self._stores[res.name] = store
             self._routes[spec.path] = Route(spec, store)
@@ -146,6 +156,7 @@ class SandboxModel:
         self._log: deque[dict[str, Any]] = deque(maxlen=LOG_LIMIT)
         self._churn_rng = random.Random(f"churn/{seed}")
         self._churn_lock = threading.Lock()
+        self._cycle_positions: dict[str, int] = {}  # paging "cycle": where the next window starts
         self._openapi_bytes: bytes | None = None
         self.root_url = ""
         self.base_url = ""
@@ -198,11 +209,14 @@ class SandboxModel:
         self.faults.clear()
 
     def reset(self) -> None:
-        """Clear stats, request log (and request numbering) and faults. Data and churn state stay."""
+        """Clear stats, request log (and request numbering), faults and cycle positions.
+
+        Data and churn state stay."""
         with self._lock:
             self._counts.clear()
             self._statuses.clear()
             self._log.clear()
+            self._cycle_positions.clear()
         self.faults.clear()
 
     def churn_step(self, name: str) -> tuple[list[Any], list[Any]]:
@@ -260,8 +274,14 @@ class SandboxModel:
             st[key] = st.get(key, 0) + 1
             self._log.append(entry)
 
-    def page(self, route: Route, query: Mapping[str, str]) -> Page:
-        """The records the request ``query`` asks of ``route``; raises :class:`BadRequest`."""
+    def page(self, route: Route, query: Mapping[str, str], paging: str = "offset") -> Page:
+        """The records the request ``query`` asks of ``route``; raises :class:`BadRequest`.
+
+        ``paging`` (one of :data:`PAGING_MODES`, for paginated resources): ``"offset"`` the API's own
+        offsets; ``"page_offsets"`` the offset parameter counts pages (records N*size .. N*size+size-1);
+        ``"cycle"`` the offset is ignored and each request gets the next ``size`` records of the listing
+        taken as a cycle (full pages for ever).
+        """
         spec, store = route.spec, route.store
         if not spec.paginated:
             return Page(store.prefix, store.records_at(0, None))
@@ -278,9 +298,15 @@ class SandboxModel:
             if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
                 raise BadRequest(f"{spec.size_param} must be a positive integer, got {raw!r}")
             size = min(int(raw), spec.max_page_size)
-        page = Page(store.prefix, store.records_at(offset, size))
+        if paging == "cycle":
+            with self._lock:
+                start = self._cycle_positions.get(spec.path, 0)
+                self._cycle_positions[spec.path] = start + size
+            records = store.window(start, size)
+        else:
+            records = store.records_at(offset * size if paging == "page_offsets" else offset, size)
         if self.churn_rate > 0:
             with self._churn_lock:
                 if self._churn_rng.random() < self.churn_rate:
                     store.churn(self._churn_rng)
-        return page
+        return Page(store.prefix, records)
