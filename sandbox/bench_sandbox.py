@@ -1,6 +1,6 @@
 """How fast does the sandbox serve records? One keep-alive http.client client on loopback.
 
-    /work/main/.venv/bin/python sandbox/bench_sandbox.py [--api crm] [--records 200000] [--page 1000]
+    .venv/bin/python sandbox/bench_sandbox.py [--api crm] [--records 200000] [--page 1000]
 
 Prints records/s for a cold pass (records rendered on first read) and a warm pass (served from the cache).
 Not a test: numbers depend on the machine.

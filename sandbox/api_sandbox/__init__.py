@@ -2,6 +2,19 @@
 
 from .apis import APIS, ResourceSpec
 from .faults import Fault, parse_fault_spec
-from .server import Sandbox, run_sandbox
+from .launcher import SandboxProcess, SandboxStartError
+from .proxy import run_proxy
+from .server import Sandbox, SandboxOptions, run_sandbox
 
-__all__ = ["APIS", "Fault", "ResourceSpec", "Sandbox", "parse_fault_spec", "run_sandbox"]
+__all__ = [
+    "APIS",
+    "Fault",
+    "ResourceSpec",
+    "Sandbox",
+    "SandboxOptions",
+    "SandboxProcess",
+    "SandboxStartError",
+    "parse_fault_spec",
+    "run_proxy",
+    "run_sandbox",
+]

@@ -22,6 +22,19 @@ def _fault_arg(value: str) -> Any:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _repeat_ids_arg(value: str) -> tuple[int, int]:
+    every, sep, back = value.partition(":")
+    try:
+        if not sep:
+            raise ValueError
+        pair = (int(every), int(back))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected EVERY:BACK (e.g. 9:6), got {value!r}") from None
+    if not 1 <= pair[1] < pair[0]:
+        raise argparse.ArgumentTypeError(f"--repeat-ids EVERY:BACK needs 1 <= BACK < EVERY, got {value!r}")
+    return pair
+
+
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--api", required=True, choices=sorted(APIS), help="which API document to serve")
     p.add_argument(
@@ -52,7 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description=(
             "Serve one API. The first line on stdout is the base URL to give a tap "
-            "(http://HOST:PORT for crm and projects, http://HOST:PORT/v2 for leads).\n\n"
+            "(http://HOST:PORT for crm and projects, http://HOST:PORT/v2 for leads; https with --tls-cert).\n"
+            "Every API path is also served under /_moved (the target of same-origin redirects).\n\n"
             "Control endpoints (no auth): GET /_sandbox/stats, /_sandbox/requests,\n"
             "/_sandbox/truth[?stable=1], /_sandbox/faults, /_sandbox/resources;\n"
             "POST /_sandbox/faults (JSON fault), DELETE /_sandbox/faults,\n"
@@ -87,19 +101,55 @@ def build_parser() -> argparse.ArgumentParser:
         help="after each page request, with this probability delete and insert a few records "
         "(seeded by --seed)",
     )
+    serve.add_argument(
+        "--repeat-ids",
+        type=_repeat_ids_arg,
+        default=None,
+        metavar="EVERY:BACK",
+        help="in each paginated resource the record at position p (1-based) with p %% EVERY == 0 carries "
+        "the id of the record BACK positions before it (its other fields its own), e.g. 9:6",
+    )
+    serve.add_argument("--tls-cert", metavar="FILE", help="serve https with this PEM certificate (chain)")
+    serve.add_argument("--tls-key", metavar="FILE", help="the PEM private key of --tls-cert")
     oa = sub.add_parser("openapi", help="print the OpenAPI document of an API and exit")
     _add_common(oa)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     if args.command == "openapi":
         sb = Sandbox(args.api, records=args.records, seed=args.seed, max_page_size=args.max_page_size)
         json.dump(sb.openapi(), sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
         return 0
-    sb = Sandbox(
+    if (args.tls_cert is None) != (args.tls_key is None):
+        parser.error("--tls-cert and --tls-key go together")
+    tls = (args.tls_cert, args.tls_key) if args.tls_cert else None
+    try:
+        sb = _serve(args, tls)
+    except (OSError, ValueError) as exc:  # a taken port, an unreadable certificate: one line, no traceback
+        print(f"api-sandbox: cannot serve {args.api} on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    print(sb.base_url, flush=True)
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        sb.stop()
+    return 0
+
+
+def _serve(args: argparse.Namespace, tls: tuple[str, str] | None) -> Sandbox:
+    return Sandbox(
         args.api,
         records=args.records,
         seed=args.seed,
@@ -108,24 +158,11 @@ def main(argv: list[str] | None = None) -> int:
         max_page_size=args.max_page_size,
         faults=args.faults,
         churn=args.churn,
+        repeat_ids=args.repeat_ids,
         host=args.host,
         port=args.port,
-    )
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: Any) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    sb.start()
-    print(sb.base_url, flush=True)
-    try:
-        while not stop.wait(0.5):
-            pass
-    finally:
-        sb.stop()
-    return 0
+        tls=tls,
+    ).start()
 
 
 if __name__ == "__main__":

@@ -47,7 +47,15 @@ def _templates(api_name: str, res_name: str, seed: int) -> tuple[tuple[bytes, by
 class ResourceStore:
     """The current records of one resource, in ascending id order."""
 
-    def __init__(self, api: ApiDef, res: ResourceDef, seed: int, count: int, selector: str) -> None:
+    def __init__(
+        self,
+        api: ApiDef,
+        res: ResourceDef,
+        seed: int,
+        count: int,
+        selector: str,
+        repeat_ids: tuple[int, int] | None = None,
+    ) -> None:
         self.api = api
         self.res = res
         self.seed = seed
@@ -58,9 +66,12 @@ class ResourceStore:
         self.blobs: list[bytes | None] = [None] * count if self.cached else []
         self._pending = count if self.cached else 0  # number of None entries in blobs
         self._salt = random.Random(f"salt/{api.name}/{res.name}/{seed}").randrange(1 << 30)
-        self._prefix = f'{{"{selector}":['.encode()
+        self.prefix = f'{{"{selector}":['.encode()
         self._id_prefix = None if res.id_prefix is None else f'"{res.id_prefix}_'.encode()
         self._tpl: tuple[tuple[bytes, bytes], ...] | None = None
+        # (every, back): the record at position p (1-based) with p % every == 0 carries the id of the
+        # record at p - back, its other fields its own
+        self.repeat_ids = repeat_ids
 
     # -- rendering --------------------------------------------------------------------------------------
 
@@ -69,14 +80,27 @@ class ResourceStore:
             return key
         return f"{self.res.id_prefix}_{key:0{ID_WIDTH}d}"
 
-    def _render(self, key: int) -> bytes:
+    def _render(self, key: int, id_key: int | None = None) -> bytes:
+        """Record ``key`` (with the id of ``id_key`` if given: then never the bytes of record ``id_key``)."""
         tpl = self._tpl
         if tpl is None:
             tpl = self._tpl = _templates(self.api.name, self.res.name, self.seed)
-        before, after = tpl[(((key * 2654435761) >> 5) ^ self._salt) % POOL_SIZE]
+        variant = self._variant(key)
+        if id_key is None:
+            id_key = key
+        else:
+            other = tpl[self._variant(id_key)]
+            for _ in range(POOL_SIZE):
+                if tpl[variant] != other:
+                    break
+                variant = (variant + 1) % POOL_SIZE
+        before, after = tpl[variant]
         if self._id_prefix is None:
-            return b"%s%d%s" % (before, key, after)
-        return b'%s%s%09d"%s' % (before, self._id_prefix, key, after)
+            return b"%s%d%s" % (before, id_key, after)
+        return b'%s%s%09d"%s' % (before, self._id_prefix, id_key, after)
+
+    def _variant(self, key: int) -> int:
+        return (((key * 2654435761) >> 5) ^ self._salt) % POOL_SIZE
 
     def _fill(self, start: int, end: int) -> None:
         blobs, keys, render = self.blobs, self.keys, self._render
@@ -90,27 +114,57 @@ class ResourceStore:
     def __len__(self) -> int:
         return len(self.keys)
 
-    def page(self, offset: int, limit: int | None) -> tuple[bytes, int]:
-        """The JSON body of the page starting at ``offset`` (all records when ``limit`` is None)."""
+    def records_at(self, offset: int, limit: int | None) -> list[bytes]:
+        """The serialized records from ``offset`` on (``limit`` of them, or all when None)."""
         with self.lock:
             end = len(self.keys) if limit is None else min(offset + limit, len(self.keys))
             if offset >= end:
-                return self._prefix + b"]}", 0
+                return []
             if not self.cached:
                 render = self._render
-                chunk: list[Any] = [render(k) for k in self.keys[offset:end]]
+                chunk = [render(k) for k in self.keys[offset:end]]
             else:
                 if self._pending:
                     self._fill(offset, end)
-                chunk = self.blobs[offset:end]
-        return b"".join((self._prefix, b",".join(chunk), b"]}")), end - offset
+                chunk = self.blobs[offset:end]  # type: ignore[assignment]  # filled: no None left
+            if self.repeat_ids is not None:
+                every, back = self.repeat_ids
+                keys = self.keys
+                for p in range((offset // every + 1) * every, end + 1, every):
+                    chunk[p - 1 - offset] = self._render(keys[p - 1], keys[p - 1 - back])
+            return chunk
+
+    def window(self, start: int, size: int) -> list[bytes]:
+        """``size`` records from position ``start`` of the listing taken as a cycle (wrapping at the end)."""
+        out: list[bytes] = []
+        while len(out) < size:
+            n = len(self.keys)
+            if n == 0:
+                break
+            got = self.records_at((start + len(out)) % n, size - len(out))
+            if not got:  # churn shrank the listing meanwhile: go on from its start
+                start = -len(out)
+            out += got
+        return out
+
+    def page(self, offset: int, limit: int | None) -> tuple[bytes, int]:
+        """The JSON body of the page starting at ``offset`` (all records when ``limit`` is None)."""
+        chunk = self.records_at(offset, limit)
+        return b"".join((self.prefix, b",".join(chunk), b"]}")), len(chunk)
 
     def ids(self, stable: bool = False) -> list[Any]:
+        """Ids in served order (repeated ids included); ``stable``: of the records present since the start."""
         with self.lock:
-            keys = [k for k in self.keys if k % ID_STEP == 0] if stable else self.keys.tolist()
+            keys = self.keys.tolist()
+        ids = keys
+        if self.repeat_ids is not None:
+            every, back = self.repeat_ids
+            ids = [keys[i - back] if (i + 1) % every == 0 else k for i, k in enumerate(keys)]
+        if stable:
+            ids = [i for i, k in zip(ids, keys, strict=True) if k % ID_STEP == 0]
         if self.res.id_prefix is None:
-            return keys
-        return [self.format_id(k) for k in keys]
+            return ids
+        return [self.format_id(k) for k in ids]
 
     def records(self) -> list[dict[str, Any]]:
         body, _ = self.page(0, None)

@@ -10,7 +10,7 @@ import requests
 from jsonschema import Draft202012Validator, FormatChecker
 from sandbox_testlib import get
 
-from api_sandbox import run_sandbox
+from api_sandbox import Sandbox, run_sandbox
 
 APIS = ("crm", "projects", "leads")
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
@@ -22,7 +22,7 @@ def _is_datetime(value: object) -> bool:
     return not isinstance(value, str) or bool(RFC3339.match(value))
 
 
-def _bodies(sb) -> dict[str, bytes]:  # type: ignore[no-untyped-def]
+def _bodies(sb: Sandbox) -> dict[str, bytes]:
     out = {}
     for spec in sb.resources:
         params = {spec.offset_param: 3, spec.size_param: 40} if spec.paginated else None

@@ -96,7 +96,7 @@ def test_slow() -> None:
 def test_drop_mid_body() -> None:
     with run_sandbox("crm", faults=[Fault(kind="drop", count=1, path="/v1/tasks")]) as sb:
         url = urlsplit(sb.root_url)
-        conn = http.client.HTTPConnection(url.hostname, url.port, timeout=5)
+        conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=5)
         conn.request("GET", "/v1/tasks?limit=100", headers=auth_headers("crm"))
         resp = conn.getresponse()
         assert resp.status == 200

@@ -9,6 +9,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 import requests
 from sandbox_testlib import auth_headers, get, ids
 
@@ -122,7 +123,7 @@ def test_churn_keeps_stable_ids_correct() -> None:
         assert sb.stable_ids("persons") == sb.truth("persons")
 
 
-def test_churn_on_uncached_large_resources(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_churn_on_uncached_large_resources(monkeypatch: pytest.MonkeyPatch) -> None:
     from api_sandbox import store
 
     monkeypatch.setattr(store, "CACHE_LIMIT", 100)
@@ -157,7 +158,7 @@ def test_churn_is_seeded() -> None:
         with run_sandbox("crm", records=100, churn=0.5, seed=seed) as sb:
             for off in range(0, 100, 10):
                 get(sb, "/v1/tasks", {"offset": off, "limit": 10})
-            return sb.truth("tasks")  # type: ignore[no-any-return]
+            return list(sb.truth("tasks"))
 
     assert run(4) == run(4)
     assert run(4) != run(5)
@@ -172,8 +173,12 @@ def test_control_endpoints_truth_and_resources() -> None:
         res = requests.get(sb.root_url + "/_sandbox/resources", timeout=5).json()
         assert [r["path"] for r in res] == [s.path for s in sb.resources]
         assert requests.get(sb.root_url + "/_sandbox/nope", timeout=5).status_code == 404
+        before = time.time()
         get(sb, "/v2/leads", {"offset": 0, "limit": 5})
-        assert sb.request_log() == [
+        log = sb.request_log()
+        arrived = log[0].pop("time")
+        assert before <= arrived <= time.time()
+        assert log == [
             {
                 "method": "GET",
                 "path": "/v2/leads",
@@ -181,5 +186,8 @@ def test_control_endpoints_truth_and_resources() -> None:
                 "status": 200,
                 "auth_ok": True,
                 "fault": None,
+                "host": f"127.0.0.1:{sb.port}",
+                "credentials": ["X-API-KEY"],
+                "moved": False,
             }
         ]
