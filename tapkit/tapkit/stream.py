@@ -344,7 +344,7 @@ class OffsetStream(RESTStream[int]):
         body = decoded.value
         if decoded.replaced:
             self.logger.warning(
-                "%s: %d bytes of the response were not valid %s and are replaced with U+FFFD "
+                "%s: %d byte(s) of the response were not valid %s and are replaced with U+FFFD "
                 "(set strict_decoding to fail instead)",
                 where,
                 decoded.replaced,
