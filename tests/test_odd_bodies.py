@@ -6,9 +6,9 @@ count pages ends in bounded requests with a clear error."""
 from __future__ import annotations
 
 import pytest
+from taps import TAPS
 
 from api_sandbox import run_sandbox
-from taps import TAPS
 from tapkit.testing import run_tap, tap_config
 
 ALL = sorted(TAPS)
