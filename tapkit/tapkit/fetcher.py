@@ -165,13 +165,12 @@ def _wait_for(head: Future[t.Any], pending: deque[tuple[int, Future[t.Any]]]) ->
     """Wait for the page at the head; a page further on that failed for good fails the stream now,
     rather than after the pages before it end their waits (a Retry-After of minutes, say)."""
     while not head.done():
-        waiting = [f for _, f in pending if not f.done()]
-        wait([head, *waiting], return_when=FIRST_COMPLETED)
         for _, other in pending:
             if other.done() and not other.cancelled():
                 error = other.exception()
                 if error is not None and not isinstance(error, Cancelled):
                     raise error
+        wait([head, *(f for _, f in pending if not f.done())], return_when=FIRST_COMPLETED)
 
 
 def _discard(pending: deque[tuple[int, Future[t.Any]]], *futures: Future[t.Any]) -> None:
