@@ -74,21 +74,34 @@ Every stream has primary key `id` and is synced in full (FULL_TABLE); load it wi
   the number asked for, so a server that clamps or ignores the page size loses nothing. A short page ends
   the stream only once the server has shown it honours the page size.
 - **Data that moves during the sync is followed.** With `page_overlap` (default 1) each page re-reads the
-  last record of the page before; if it is not where it was, records were inserted or deleted meanwhile,
-  and the tap finds its place again (logging what it saw) instead of skipping records.
-- **Interrupted syncs resume.** After every page written, the stream's STATE holds the offset reached
-  (`{{"resume": {{"offset": N, ...}}}}`); a run started with that state continues there, and a finished stream
-  clears it. SIGTERM/SIGINT never cut a line in half, leave the state of the pages fully written, and exit
-  non-zero (143/130).
-- **Retries as the document says.** 429, 500, 502, 503, 504, dropped connections and timeouts are retried up
-  to `max_retries` (3) times, waiting `backoff_factor` * 2^(n-1) seconds (2, 4, 8 s) or what `Retry-After`
-  says (seconds or HTTP date, capped at 300 s). Other 4xx fail at once with one line naming stream, URL and
-  status; 401/403 say to check the API key. A body that is not JSON or lacks the data key fails the stream
-  clearly; it never passes as zero records. The key never appears in logs, errors or state.
+  last record of the page before, matched by id *and* content; if it is not where it was, records were
+  inserted or deleted meanwhile, and the tap finds its place again (logging what it saw) instead of skipping
+  records. Listings that repeat an id under other records lose nothing.
+- **Every stream ends.** A listing that never ends (an API that ignores the offset and cycles, offsets that
+  count pages) ends the stream with one line naming it and the offset, in a bounded number of requests;
+  `max_pages` caps the requests of a stream.
+- **Interrupted syncs resume.** After every page written (in a BATCH sync, every file), the stream's STATE
+  holds the offset reached (`{{"resume": {{"offset": N, ...}}}}`); a run started with that state continues
+  there, and a finished stream clears it. SIGTERM/SIGINT never cut a line in half, leave the state of the
+  pages fully written, and exit non-zero (143/130). A bookmark that cannot be used is dropped with a warning.
+- **Retries as the document says, every wait bounded.** 429, 500, 502, 503, 504, dropped connections and
+  timeouts are retried up to `max_retries` (3) times, waiting `backoff_factor` * 2^(n-1) seconds (2, 4, 8 s;
+  at most `max_backoff_seconds`) or what `Retry-After` says (seconds or HTTP date; longer than
+  `max_retry_after_seconds` ends the stream with an error saying so). `request_timeout` bounds the whole
+  response, first byte to last. Other 4xx fail at once with one line naming stream, URL and status; 401/403
+  say to check the API key. A failure stops every request in flight at once. A body that is not JSON or
+  lacks the data key fails the stream clearly; it never passes as zero records.
+- **Bodies read as sent.** Numbers keep every digit the API sent (decimals, integers beyond 64 bits); a byte
+  order mark, a declared charset and invalid bytes (kept as U+FFFD, with a warning; `strict_decoding` fails
+  instead) are read as a careful HTTP client reads them.
+- **The key stays home.** Redirects are followed only within the API's origin (another host, port or an
+  https to http downgrade is refused, naming both URLs); the key, in any form, appears in no log line or
+  error, even at DEBUG. Proxies and CA bundles come from the environment (`HTTPS_PROXY`, `NO_PROXY`,
+  `REQUESTS_CA_BUNDLE`), as for any requests-based tool.
 - **Fast.** Up to `max_concurrency` (8) pages of a stream are in flight while records are written strictly
   in page order; a 429 pauses the whole tap and halves the pages in flight; `max_requests_per_second` caps
-  the rate. Records are conformed by a step compiled once per schema and written with orjson, one write a
-  page.
+  the rate. Pages are decoded by msgspec, conformed by a step compiled once per schema and written one
+  write a page.
 
 ## Settings and capabilities (`{name} --about --format=markdown`)
 
