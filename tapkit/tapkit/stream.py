@@ -178,12 +178,14 @@ class OffsetStream(RESTStream[int]):
                     response = func(prepared, context)
                 except RetriableResponseError as exc:
                     response, why = exc.response, str(exc)
+                    short = f"HTTP {response.status_code}" if response is not None else why
                 except TRANSIENT_ERRORS as exc:
-                    response, why = None, f"{type(exc).__name__}: {self.redact(str(exc))}"
+                    response, short = None, type(exc).__name__
+                    why = f"{short}: {self.redact(str(exc))}"
                 else:
                     gate.succeeded()
                     return response
-                self._retry_wait(prepared, response, why, attempt, policy)
+                self._retry_wait(prepared, response, short, why, attempt, policy)
 
         return send
 
@@ -191,11 +193,12 @@ class OffsetStream(RESTStream[int]):
         self,
         prepared: requests.PreparedRequest,
         response: requests.Response | None,
+        short: str,
         why: str,
         attempt: int,
         policy: RetryPolicy,
     ) -> None:
-        """Wait before the next attempt, or raise when there is none to make."""
+        """Wait before the next attempt (the line says ``short``), or raise (``why``) when none is left."""
         where = self._describe(prepared)
         attempts = "1 attempt" if attempt == 1 else f"{attempt} attempts"
         if attempt >= policy.max_attempts:
@@ -215,11 +218,10 @@ class OffsetStream(RESTStream[int]):
             if wait.asked is None
             else f" (the server asked for {wait.asked:.1f} s: Retry-After: {retry_after})"
         )
-        status = f"HTTP {response.status_code}" if response is not None else why
         self.logger.warning(
             "%s: %s; retry %d of %d in %.1f s%s",
             where,
-            status,
+            short,
             attempt,
             policy.max_retries,
             wait.seconds,
@@ -338,7 +340,7 @@ class OffsetStream(RESTStream[int]):
         except NotJSONError as exc:
             kind = response.headers.get("Content-Type", "no content type")
             raise ResponseError(
-                f"{where}: the response is not JSON ({kind}; {exc}): "
+                f"{where}: the response is not JSON ({kind}): {exc}: "
                 f"{self.redact.excerpt(response.content.decode('utf-8', 'replace'))}"
             ) from None
         body = decoded.value
