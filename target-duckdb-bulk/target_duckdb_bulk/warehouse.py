@@ -41,6 +41,12 @@ CHECKED = frozenset({Kind.INTEGER, Kind.NUMBER, Kind.BOOLEAN, Kind.TIMESTAMP, Ki
 # A line with a number that might not fit DECIMAL(38,18) exactly: 21+ digits, 19+ after the point, or an
 # exponent. Only such lines (rare) are parsed in Python to check the number columns digit for digit.
 SUSPECT_NUMBER = r"[:\[,]\s*-?(\d{21}|\d*\.\d{19}|\d+(\.\d+)?[eE])"
+# What a date, time or date-time string must start with.
+ISO_PREFIX = {
+    Kind.TIMESTAMP: r"^\d{4}-\d{2}-\d{2}",
+    Kind.DATE: r"^\d{4}-\d{2}-\d{2}",
+    Kind.TIME: r"^\d{2}:\d{2}",
+}
 STAGE = "loaderkit_stage"
 # The longest record line DuckDB reads (its default is 2 MB); read buffers are twice that.
 MAX_LINE_BYTES = 16 << 20
@@ -185,6 +191,9 @@ class DuckDBWarehouse(Warehouse):
         raw, typed = self._field("r", column.name), self._field("v", column.name)
         if column.kind is Kind.INTEGER:  # 1.5 or true would become 2 or 1: refused, not rounded
             return f"({raw} IS NOT NULL AND ({typed} IS NULL OR {typed}::VARCHAR <> {raw}))"
+        if column.kind in ISO_PREFIX:  # not 'infinity' or 'epoch', which DuckDB would also read
+            pattern = literal(ISO_PREFIX[column.kind])
+            return f"({raw} IS NOT NULL AND ({typed} IS NULL OR NOT regexp_matches({raw}, {pattern})))"
         return f"({raw} IS NOT NULL AND {typed} IS NULL)"
 
     def _key_json(self, table: Table, key: str) -> str:

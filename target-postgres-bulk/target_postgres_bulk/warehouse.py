@@ -43,6 +43,13 @@ JSON_TYPES: dict[Kind, str] = {
     Kind.DATE: "string",
     Kind.TIME: "string",
 }
+# What a date, time or date-time string must start with: PostgreSQL also reads words such as 'yesterday',
+# 'now' or 'epoch' as dates, which no tap means.
+ISO_PREFIX = {
+    Kind.TIMESTAMP: "^[0-9]{4}-[0-9]{2}-[0-9]{2}",
+    Kind.DATE: "^[0-9]{4}-[0-9]{2}-[0-9]{2}",
+    Kind.TIME: "^[0-9]{2}:[0-9]{2}",
+}
 STAGE = "loaderkit_stage"
 # CSV with a quote and a delimiter that never occur in a JSON line: each line arrives as one value.
 COPY = f"COPY {STAGE} (data) FROM STDIN WITH (FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01')"
@@ -239,6 +246,9 @@ class PostgresWarehouse(Warehouse):
             wrong = f"jsonb_typeof({value}) NOT IN ('null', '{accepted}')"
             if column.kind is Kind.INTEGER:
                 wrong += f" OR (jsonb_typeof({value}) = 'number' AND {value}::text !~ '^-?[0-9]+$')"
+            if column.kind in ISO_PREFIX:
+                pattern = ISO_PREFIX[column.kind]
+                wrong += f" OR (jsonb_typeof({value}) = 'string' AND ({value} #>> '{{}}') !~ '{pattern}')"
             checks.append((column, wrong))
         if not checks:
             return
