@@ -61,7 +61,7 @@ class BulkSink(BatchSink):
                 first = describe_key(spool.first, self.key_properties)
                 last = describe_key(spool.last, self.key_properties)
                 what = f"{spool.rows} records ({first} .. {last})" if spool.rows > 1 else f"record {first}"
-                self._load(Batch([BatchFile(path)], rows=spool.rows, what=what))
+                self._load(Batch([BatchFile(path)], what=what))
         finally:
             spool.remove()
 

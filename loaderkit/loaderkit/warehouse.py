@@ -7,11 +7,11 @@ import logging
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from loaderkit.columns import Column, Kind, changes
+from loaderkit.columns import Column, Kind, changes, columns_from_schema
 from loaderkit.errors import LoadError
 
 
@@ -42,9 +42,7 @@ class Batch:
     """Files to load in one transaction, and what to say about them when it fails."""
 
     files: list[BatchFile]
-    rows: int | None = None  # known for spooled records; BATCH files are counted by the database
     what: str = ""  # e.g. "500 records (id=1 .. id=500)"
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def table_for(
@@ -52,8 +50,6 @@ def table_for(
 ) -> Table:
     """`default_target_schema` when set; else a stream named `schema-table` names both (the Singer
     convention); else the database's default schema. The table is named after the stream, verbatim."""
-    from loaderkit.columns import columns_from_schema
-
     if target_schema:
         schema_name, name = target_schema, stream
     elif "-" in stream:
