@@ -95,9 +95,13 @@ tap-crm --config tap.json | {name} --config target.json > state.json
   (Python's only work per record is one msgspec encode; floats are read as `Decimal`, so no digit is
   rounded on the way) until `batch_size_rows` of them are waiting or `batch_wait_limit_seconds` have
   passed; memory stays flat however large the sync.
+- **Loads overlap reading.** A batch is loaded on a background thread (the database works with the GIL
+  released) while the next records are read; when a new stream starts, the streams before it are loaded
+  at once instead of all at the end.
 - **STATE only after the rows it covers are committed.** The SDK drains every stream before it emits the
-  latest STATE, and each load is one transaction: a loader killed at any moment never lets Meltano store
-  progress that is not in the warehouse.
+  latest STATE, the loader waits for every background load before writing it, and each load is one
+  transaction: a loader killed at any moment never lets Meltano store progress that is not in the
+  warehouse.
 - **Merge on the key properties**, append when a stream has none. One schema per tap
   (`default_target_schema`), one table per stream, named as the stream; every identifier quoted.
 - **Schema changes.** A new property adds a column; integer to number, or anything to string, widens the

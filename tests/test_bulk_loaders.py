@@ -374,3 +374,41 @@ def test_postgres_without_password(request: pytest.FixtureRequest, tmp_path: Pat
     )  # fmt: skip
     assert result.returncode == 0, output(result)
     assert loader.ids("items") == [1]
+
+
+def test_state_comes_out_only_after_its_rows_are_committed(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Loads run in the background while messages are read; a STATE still waits for them. The moment the
+    loader writes a STATE, another connection already sees every row the STATE covers."""
+    import psycopg2.errors
+
+    loader = Loader("postgres", tmp_path, request.getfixturevalue("pg_database"))
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(loader.config(batch_wait_limit_seconds=1)))
+    proc = subprocess.Popen(
+        [str(BIN / loader.name), "--config", str(config)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        proc.stdin.write(lines([schema("items", PROPS), *(item(i) for i in range(1, 3001))]))
+        proc.stdin.write(lines([state(items={"offset": 3000})]))
+        proc.stdin.flush()
+        time.sleep(1.5)  # older than batch_wait_limit_seconds: the next message drains every stream
+        proc.stdin.write(lines([item(3001)]))
+        proc.stdin.flush()
+        first_state = proc.stdout.readline()
+        try:
+            (seen,) = loader.query('SELECT count(*) FROM "proof"."items"')[0]
+        except psycopg2.errors.UndefinedTable:
+            seen = 0  # not even the table yet
+        proc.stdin.close()
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert json.loads(first_state) == {"bookmarks": {"items": {"offset": 3000}}}
+    assert seen >= 3000, f"the STATE came out when only {seen} of its 3000 rows were committed"
+    assert proc.returncode == 0

@@ -25,6 +25,7 @@ class BulkSink(BatchSink):
 
     def __init__(self, target: BulkTarget, stream_name: str, schema: dict, key_properties: t.Any) -> None:
         self.warehouse: Warehouse = target.warehouse
+        self.bulk_target = target
         super().__init__(target, stream_name, schema, key_properties)
         self.table = table_for(
             stream_name,
@@ -33,7 +34,15 @@ class BulkSink(BatchSink):
             self.config.get("default_target_schema"),
             target.default_schema_name,
         )
-        self.loaded_any = False
+        self.submitted_any = False
+        target.bulk_sinks.append(self)
+
+    def setup(self) -> None:
+        # A new stream has started: streams synced one after another (what taps do unless streams nest)
+        # are loaded now, in the background, rather than all together at the end.
+        for other in self.bulk_target.bulk_sinks:
+            if other is not self and other.current_size:
+                self.bulk_target.drain_one(other)
 
     # -- records --------------------------------------------------------------------------------
 
@@ -55,27 +64,38 @@ class BulkSink(BatchSink):
         spool: Spool | None = context.get("spool")
         if spool is None:
             return
-        try:
-            path = spool.close()
-            if spool.rows:
-                first = describe_key(spool.first, self.key_properties)
-                last = describe_key(spool.last, self.key_properties)
-                what = f"{spool.rows} records ({first} .. {last})" if spool.rows > 1 else f"record {first}"
-                self._load(Batch([BatchFile(path)], what=what))
-        finally:
+        path = spool.close()
+        if not spool.rows:
             spool.remove()
+            return
+        first = describe_key(spool.first, self.key_properties)
+        last = describe_key(spool.last, self.key_properties)
+        what = f"{spool.rows} records ({first} .. {last})" if spool.rows > 1 else f"record {first}"
+        batch = Batch([BatchFile(path)], what=what)
+
+        def load() -> None:
+            try:
+                self._load(batch)
+            finally:
+                spool.remove()
+
+        self._submit(load)
+
+    def _submit(self, job: t.Callable[[], None]) -> None:
+        self.submitted_any = True
+        self.warehouse.loads.submit(job)
 
     def _load(self, batch: Batch) -> int:
+        """On the load thread: make the table right, load the batch in one transaction."""
         self.warehouse.prepare(self.table)
         rows = self.warehouse.load(self.table, batch)
-        self.loaded_any = True
         self.logger.info("stream %r: loaded %d rows into %s", self.stream_name, rows, self.table.name)
         return rows
 
     def clean_up(self) -> None:
         # A stream that sent a SCHEMA but no records still gets its (empty) table, as with stock loaders.
-        if not self.loaded_any:
-            self.warehouse.prepare(self.table)
+        if not self.submitted_any:
+            self._submit(lambda: self.warehouse.prepare(self.table))
         super().clean_up()
 
     # -- BATCH messages -------------------------------------------------------------------------
@@ -103,8 +123,8 @@ class BulkSink(BatchSink):
         self._flush_pending()
         batch_files = [BatchFile(_local_path(self.stream_name, url), compression == "gzip") for url in files]
         names = ", ".join(f.path.name for f in batch_files[:3]) + (", ..." if len(batch_files) > 3 else "")
-        rows = self._load(Batch(batch_files, what=f"BATCH files {names}"))
-        self.record_counter_metric.increment(rows)
+        batch = Batch(batch_files, what=f"BATCH files {names}")
+        self._submit(lambda: self.record_counter_metric.increment(self._load(batch)))
 
 
 def _local_path(stream: str, url: str) -> Path:

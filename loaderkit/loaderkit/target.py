@@ -74,6 +74,7 @@ class BulkTarget(Target):
         # The SDK drains every sink (and only then emits STATE) when records are older than this.
         self._MAX_RECORD_AGE_IN_MINUTES = float(seconds) / 60
         self.warehouse = self.warehouse_class(self.config, self.logger)
+        self.bulk_sinks: list[BulkSink] = []
 
     @classmethod
     def append_builtin_config(cls, config_jsonschema: dict) -> None:
@@ -112,9 +113,17 @@ class BulkTarget(Target):
                 f"{str(exc).splitlines()[0]}"
             ) from None
 
+    def _write_state_message(self, state: dict) -> None:
+        # Every load submitted so far must be committed before the STATE that covers it goes out. (The
+        # SDK writes STATE only here, after draining every sink; overriding its private method is the
+        # one way to wait for loads that run in the background.)
+        self.warehouse.loads.wait()
+        super()._write_state_message(state)
+
     def process_endofpipe(self) -> None:
         try:
             super().process_endofpipe()
+            self.warehouse.loads.wait()
         finally:
             self.warehouse.close()
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from loaderkit.background import LoadQueue
 from loaderkit.columns import Column, Kind, changes, columns_from_schema
 from loaderkit.errors import LoadError
 
@@ -67,7 +68,8 @@ def table_for(
 
 
 class Warehouse(abc.ABC):
-    """One database connection per target process; loads run one after another on it."""
+    """One database connection per target process; loads run one after another on it, on the background
+    thread of `loads` (every method below but `close` runs there)."""
 
     # kind -> the column type this database gets for it
     types: Mapping[Kind, str]
@@ -81,6 +83,7 @@ class Warehouse(abc.ABC):
         self.logger = logger
         self._spool_dir: str | None = None
         self._prepared: dict[tuple[str, str], Table] = {}
+        self.loads = LoadQueue()
 
     @property
     def spool_dir(self) -> str:
@@ -162,6 +165,8 @@ class Warehouse(abc.ABC):
         batch is committed and a LoadError names the stream and the record."""
 
     def close(self) -> None:
+        """Subclasses close their connection after this (the load thread has stopped by then)."""
+        self.loads.close()
         if self._spool_dir is not None:
             shutil.rmtree(self._spool_dir, ignore_errors=True)
             self._spool_dir = None

@@ -267,10 +267,10 @@ class DuckDBWarehouse(Warehouse):
         ]
 
     def close(self) -> None:
+        super().close()
         if self._con is not None:
             self._con.close()
             self._con = None
-        super().close()
 
 
 def _first_line(exc: BaseException) -> str:

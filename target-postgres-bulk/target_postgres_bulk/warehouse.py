@@ -315,7 +315,7 @@ class PostgresWarehouse(Warehouse):
         )
 
     def close(self) -> None:
+        super().close()
         if self._con is not None:
             self._con.close()
             self._con = None
-        super().close()
