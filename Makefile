@@ -28,7 +28,9 @@ test: setup ## the whole suite: pytest over pyproject testpaths, with xdist work
 lint: setup ## ruff (lint and format check) and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy keyguard/keyguard tapkit/tapkit tap-crm/tap_crm tap-projects/tap_projects tap-leads/tap_leads sandbox/api_sandbox dlt_sources scripts tests bench
+	$(BIN)/mypy keyguard/keyguard tapkit/tapkit tap-crm/tap_crm tap-projects/tap_projects tap-leads/tap_leads sandbox/api_sandbox \
+		loaderkit/loaderkit target-duckdb-bulk/target_duckdb_bulk target-postgres-bulk/target_postgres_bulk \
+		dlt_sources scripts tests bench
 
 bench: setup ## benchmarks (bench/, results in bench/RESULTS.md)
 	@if [ -f bench/__main__.py ] || [ -f bench/run.py ]; then $(BIN)/python -m bench; \

@@ -1,5 +1,5 @@
-"""End to end: ``meltano run tap-projects target-duckdb`` and ``python -m dlt_sources projects`` into
-DuckDB, and what each loaded.
+"""End to end: ``meltano run tap-projects target-duckdb-bulk`` (and the stock ``target-duckdb``) and
+``python -m dlt_sources projects`` into DuckDB, and what each loaded.
 
 Meltano runs in a temporary project made from the repository's meltano.yml (relative pip_urls made
 absolute) whose plugins live in the tests' shared cache (``.tmp/meltano-test/.meltano``, the same
@@ -63,17 +63,17 @@ class MeltanoProject:
             result.check("meltano install")
             (CACHE / ".installed").write_text(install_key(self.yml))
 
-    def run(self, base_url: str, workdir: Path) -> tuple[ChildRun, Path]:
+    def run(self, base_url: str, workdir: Path, loader: str = "target-duckdb") -> tuple[ChildRun, Path]:
         workdir.mkdir(parents=True, exist_ok=True)
         db = workdir / "meltano.duckdb"
         env = {
             **self.env,
             "MELTANO_DATABASE_URI": f"sqlite:///{workdir}/meltano.db",
-            "TARGET_DUCKDB_FILEPATH": str(db),
+            f"{loader.upper().replace('-', '_')}_FILEPATH": str(db),
             "TAP_PROJECTS_BASE_URL": base_url,
             "TAP_PROJECTS_API_KEY": API_KEY,
         }
-        argv = [venv_script("meltano"), "run", "tap-projects", "target-duckdb"]
+        argv = [venv_script("meltano"), "run", "tap-projects", loader]
         return run_child(argv, env=env, cwd=self.root, stdout=workdir / "meltano.out"), db
 
 

@@ -139,11 +139,14 @@ def run_child(
     env: dict[str, str] | None = None,
     cwd: str | os.PathLike[str] = REPO,
     timeout: float = 1800,
+    stdin: t.IO[bytes] | None = None,
 ) -> ChildRun:
     """Run one child to its end; the rusage of exactly that child comes from ``os.wait4``."""
     with tempfile.TemporaryFile() as err, open(stdout, "wb") as out:
         started = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=out, stderr=err, env=env or child_env(), cwd=cwd)
+        proc = subprocess.Popen(
+            argv, stdin=stdin or subprocess.DEVNULL, stdout=out, stderr=err, env=env or child_env(), cwd=cwd
+        )
         killer = threading.Timer(timeout, proc.kill)
         killer.start()
         try:

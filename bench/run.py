@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-from bench import e2e
+from bench import e2e, loaders
 from bench.procs import (
     API_KEY,
     REPO,
@@ -49,10 +49,23 @@ class Sizes:
     memory_small: int
     memory_large: int
     e2e: int
+    loader_small: int  # records for the loaders' peak RSS, and 10x that
+    loader_large: int
 
 
-FULL = Sizes(throughput=200_000, latency=100_000, memory_small=10_000, memory_large=1_000_000, e2e=20_000)
-SMALL = Sizes(throughput=2_000, latency=1_000, memory_small=100, memory_large=10_000, e2e=200)
+FULL = Sizes(
+    throughput=200_000,
+    latency=100_000,
+    memory_small=10_000,
+    memory_large=1_000_000,
+    e2e=20_000,
+    loader_small=100_000,
+    loader_large=1_000_000,
+)
+SMALL = Sizes(
+    throughput=2_000, latency=1_000, memory_small=100, memory_large=10_000, e2e=200, loader_small=1_000,
+    loader_large=10_000,
+)  # fmt: skip
 
 
 def log(message: str) -> None:
@@ -467,8 +480,11 @@ def bench_e2e(report: Report, sizes: Sizes, runs: int, tmp: Path, small: bool) -
     n = sizes.e2e
     benchmark = f"4. end to end into DuckDB: whole projects API, {n:,} records x {len(RESOURCES)} resources"
     log(benchmark)
+    tap_name = "tap-projects alone, output to /dev/null"
+    bulk_name = "meltano run tap-projects target-duckdb-bulk"
     meltano_name = "meltano run tap-projects target-duckdb"
     dlt_name = "python -m dlt_sources projects"
+    names = (tap_name, bulk_name, meltano_name, dlt_name)
     with SandboxProcess(n) as sb:
         truth = {k: v for k, v in sb.truth().items() if k in RESOURCES}
         total = sum(len(v) for v in truth.values())
@@ -489,7 +505,7 @@ def bench_e2e(report: Report, sizes: Sizes, runs: int, tmp: Path, small: bool) -
             last = str(exc).strip().splitlines()[-1:] or [type(exc).__name__]
             why_not = f"meltano install failed: {last[0][:200]}"
             project = None
-        results: dict[str, tuple[list[float], list[Delivery]]] = {meltano_name: ([], []), dlt_name: ([], [])}
+        results: dict[str, tuple[list[float], list[Delivery]]] = {name: ([], []) for name in names}
 
         def record(name: str, i: int, result: ChildRun, db: Path, schema: str) -> None:
             """Check one end-to-end load against the truth, keep its time, log it."""
@@ -497,13 +513,27 @@ def bench_e2e(report: Report, sizes: Sizes, runs: int, tmp: Path, small: bool) -
             loaded = e2e.loaded_ids(db, schema, list(truth))
             results[name][0].append(result.wall)
             results[name][1].append(_load_delivery(report, benchmark, name, f"run {i}", truth, loaded))
-            log(f"  {name:<40} run {i:<13} {result.wall:7.2f} s {sum(map(len, loaded.values())):>16,} rows")
+            log(f"  {name:<44} run {i:<13} {result.wall:7.2f} s {sum(map(len, loaded.values())):>12,} rows")
 
+        cfg = write_config(tmp, "e2e-tap", base_url=sb.base_url)
+        tap_argv = [venv_script("tap-projects"), "--config", str(cfg)]
         for i in range(1, runs + 1):
-            if project is not None:
+            # The tap alone, as the reference rate (its delivery checked on the first run's output).
+            out = tmp / "e2e-tap.out" if i == 1 else None
+            tap_run = run_child(tap_argv, stdout=out or os.devnull)
+            tap_run.check(tap_name)
+            if out is not None:
+                got = {r: singer_record_ids(out, r) for r in truth}
+                out.unlink()
+                results[tap_name][1].append(_load_delivery(report, benchmark, tap_name, "run 1", truth, got))
+            results[tap_name][0].append(tap_run.wall)
+            log(f"  {tap_name:<44} run {i:<13} {tap_run.wall:7.2f} s")
+            for loader, name in (("target-duckdb-bulk", bulk_name), ("target-duckdb", meltano_name)):
+                if project is None:
+                    continue
                 try:
-                    result, db = project.run(sb.base_url, tmp / f"e2e-meltano-{i}")
-                    record(meltano_name, i, result, db, "tap_projects")
+                    result, db = project.run(sb.base_url, tmp / f"e2e-{loader}-{i}", loader)
+                    record(name, i, result, db, "tap_projects")
                 except Exception as exc:
                     lines = [ln for ln in str(exc).strip().splitlines() if ln.strip()]
                     why_not = f"meltano run failed: {lines[-1][:200] if lines else type(exc).__name__}"
@@ -511,23 +541,36 @@ def bench_e2e(report: Report, sizes: Sizes, runs: int, tmp: Path, small: bool) -
                     project = None
             result, db = e2e.run_dlt(sb.base_url, tmp / f"e2e-dlt-{i}")
             record(dlt_name, i, result, db, "projects")
+    rate: dict[str, float] = {}
     for name, (walls, deliveries) in results.items():
         if not walls:
             report.rows.append(Row(benchmark, name, "n/a", "n/a", f"n/a ({why_not})"))
             continue
+        rate[name] = total / statistics.median(walls)
         report.rows.append(
-            Row(
-                benchmark,
-                name,
-                delivered_text(deliveries),
-                wall_text(walls),
-                f"{total / statistics.median(walls):,.0f} rows/s",
-            )
+            Row(benchmark, name, delivered_text(deliveries), wall_text(walls), f"{rate[name]:,.0f} rows/s")
         )
-    m_walls, d_walls = results[meltano_name][0], results[dlt_name][0]
-    if m_walls and d_walls:
-        ratio = statistics.median(d_walls) / statistics.median(m_walls)
+    if meltano_name in rate and dlt_name in rate:
+        ratio = rate[meltano_name] / rate[dlt_name]
         report.rows.append(Row(benchmark, "(dlt ÷ meltano wall time)", figure=f"{ratio:.2f}x"))
+    to_tap = rate[bulk_name] / rate[tap_name] if bulk_name in rate else None
+    to_stock = rate[bulk_name] / rate[meltano_name] if bulk_name in rate and meltano_name in rate else None
+    report.target(
+        benchmark,
+        "meltano run with target-duckdb-bulk ÷ the tap alone",
+        to_tap,
+        "n/a" if to_tap is None else f"{to_tap:.2f}x",
+        "≥ 0.6x",
+        None if to_tap is None else to_tap >= 0.6,
+    )
+    report.target(
+        benchmark,
+        "target-duckdb-bulk ÷ target-duckdb 0.8 (meltano run)",
+        to_stock,
+        "n/a" if to_stock is None else f"{to_stock:.2f}x",
+        "≥ 5x",
+        None if to_stock is None else to_stock >= 5,
+    )
 
 
 # -- the machine, the table, the file -----------------------------------------------------------
@@ -557,7 +600,9 @@ def machine() -> dict[str, str]:
         "requests",
         "orjson",
         "duckdb",
+        "psycopg2-binary",
         "tapkit",
+        "loaderkit",
         "tap-projects",
         "api-sandbox",
     ):
@@ -657,7 +702,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--only",
         action="append",
-        choices=("throughput", "latency", "memory", "e2e"),
+        choices=("throughput", "latency", "memory", "e2e", "loaders"),
         help="run only these benchmarks (repeatable)",
     )
     p.add_argument("--json", type=Path, help="also write rows, deliveries and targets as JSON here")
@@ -672,7 +717,7 @@ def main(argv: list[str] | None = None) -> int:
     report = Report(small=args.small)
     started = datetime.datetime.now(datetime.UTC)
     t0 = datetime.datetime.now().timestamp()
-    chosen = args.only or ["throughput", "latency", "memory", "e2e"]
+    chosen = args.only or ["throughput", "latency", "memory", "e2e", "loaders"]
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp_name:
         tmp = Path(tmp_name)
         steps: dict[str, Callable[[], None]] = {
@@ -680,6 +725,7 @@ def main(argv: list[str] | None = None) -> int:
             "latency": lambda: bench_latency(report, sizes, args.runs, tmp),
             "memory": lambda: bench_memory(report, sizes, args.runs, tmp),
             "e2e": lambda: bench_e2e(report, sizes, args.runs, tmp, args.small),
+            "loaders": lambda: loaders.bench_loaders(report, sizes, args.runs, tmp),
         }
         for name in chosen:
             try:

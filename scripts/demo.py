@@ -2,7 +2,7 @@
 
 Starts the three sandboxes on the ports the `dev` environment of meltano.yml names (crm 8301, projects
 8302, leads 8303/v2; a busy port falls back to a free one, passed to the tap through TAP_X_BASE_URL), runs
-`meltano run tap-x target-duckdb` for each (progress per stream), stops the sandboxes and prints the rows
+`meltano run tap-x target-duckdb-bulk` for each (progress per stream), stops the sandboxes and prints the rows
 per table next to the sandbox's truth (`GET <root>/_sandbox/truth`). Exits 1 if any table differs.
 Run from the repository root after `make setup`.
 """
@@ -72,7 +72,7 @@ def truth(base_url: str) -> dict[str, list[Any]]:
 
 
 def meltano_run(api: str, base_url: str) -> float:
-    """`meltano run --full-refresh tap-<api> target-duckdb`, echoing each stream as it starts."""
+    """`meltano run --full-refresh tap-<api> target-duckdb-bulk`, echoing each stream as it starts."""
     env = {
         **os.environ,
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
@@ -83,9 +83,9 @@ def meltano_run(api: str, base_url: str) -> float:
         "NO_COLOR": "1",
     }
     env.pop("MELTANO_ENVIRONMENT", None)  # the demo is the dev environment
-    command = [str(BIN / "meltano"), "run", "--full-refresh", f"tap-{api}", "target-duckdb"]
+    command = [str(BIN / "meltano"), "run", "--full-refresh", f"tap-{api}", "target-duckdb-bulk"]
     log_path = LOGS / f"tap-{api}.log"
-    say(f"  $ meltano run tap-{api} target-duckdb")
+    say(f"  $ meltano run tap-{api} target-duckdb-bulk")
     started = time.monotonic()
     streams = 0
     with open(log_path, "w") as log:
@@ -104,7 +104,9 @@ def meltano_run(api: str, base_url: str) -> float:
     if code != 0:
         tail = log_path.read_text(errors="replace").splitlines()[-25:]
         say("\n".join("    | " + t for t in tail))
-        raise SystemExit(f"meltano run tap-{api} target-duckdb failed (exit {code}); full log: {log_path}")
+        raise SystemExit(
+            f"meltano run tap-{api} target-duckdb-bulk failed (exit {code}); full log: {log_path}"
+        )
     say(f"    done in {elapsed:.1f} s")
     return elapsed
 

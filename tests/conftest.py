@@ -12,7 +12,8 @@
 - `postgres` (session): a DSN of a server: TEST_PG_DSN when set (.ci/run sets it), else a server started
   from the local binaries; skipped when there are none, failed instead when CI=true.
 - `pg_database` (function): a fresh, empty database on that server; its DSN.
-- `duckdb_ids`, `postgres_ids`, `jsonl_ids` and `tap_env`, `target_postgres_env`: plain functions, also
+- `duckdb_ids`, `postgres_ids`, `jsonl_ids` and `tap_env`, `target_postgres_env` (the bulk loader's too:
+  `target_postgres_env(dsn, "target-postgres-bulk")`): plain functions, also
   importable with `from warehouse import ...`.
 """
 
@@ -150,6 +151,7 @@ class MeltanoRunner:
             "MELTANO_SYS_DIR_ROOT": str(sys_dir),
             "MELTANO_DATABASE_URI": f"sqlite:///{workdir}/meltano.db",
             "TARGET_DUCKDB_FILEPATH": str(self.duckdb_path),
+            "TARGET_DUCKDB_BULK_FILEPATH": str(self.duckdb_path),
             "TARGET_JSONL_DESTINATION_PATH": str(self.jsonl_dir),
         }
 

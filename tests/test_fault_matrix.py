@@ -148,7 +148,7 @@ CASES: dict[str, Case] = {
     ),
 }
 
-LOADERS = ("target-duckdb", "target-postgres")
+LOADERS = ("target-duckdb", "target-postgres", "target-duckdb-bulk", "target-postgres-bulk")
 # Meltano's env form of the `select` extra: only the faulted stream and one more.
 SELECT = {"TAP_CRM__SELECT": json.dumps([f"{stream}.*" for stream in STREAMS])}
 
@@ -228,9 +228,9 @@ def _output(result: Any) -> str:
 
 def _ids_reader(loader: str, request: pytest.FixtureRequest) -> tuple[dict[str, str], Callable[[str], list]]:
     """Env for the loader and a function table -> its ids (sorted, duplicates kept)."""
-    if loader == "target-postgres":
+    if loader.startswith("target-postgres"):
         dsn = request.getfixturevalue("pg_database")
-        return target_postgres_env(dsn), lambda table: postgres_ids(dsn, SCHEMA, table)
+        return target_postgres_env(dsn, loader), lambda table: postgres_ids(dsn, SCHEMA, table)
     meltano: MeltanoRunner = request.getfixturevalue("meltano")
     return {}, lambda table: duckdb_ids(meltano.duckdb_path, SCHEMA, table)
 

@@ -1,4 +1,5 @@
-"""`meltano run` end to end: every tap against its sandbox, into DuckDB, JSONL and PostgreSQL.
+"""`meltano run` end to end: every tap against its sandbox, into DuckDB, JSONL and PostgreSQL, with the
+bulk loaders (the project's defaults) and the stock ones they can replace.
 
 Real Meltano, real plugin venvs, real HTTP on 127.0.0.1, a real PostgreSQL server; per table the loaded ids
 must equal the sandbox's truth, a second run must merge on `id`, Meltano must keep the state, and a wrong
@@ -49,11 +50,12 @@ def _assert_loaded(truth: dict[str, list[Any]], tables: list[str], ids_of: Any) 
         assert _norm(loaded) == _norm(expected), f"{name}: ids differ from the truth"
 
 
+@pytest.mark.parametrize("loader", ["target-duckdb-bulk", "target-duckdb"])
 @pytest.mark.parametrize("tap", TAPS)
-def test_run_into_duckdb_merges_and_keeps_state(tap: str, meltano_run: Any) -> None:
+def test_run_into_duckdb_merges_and_keeps_state(tap: str, loader: str, meltano_run: Any) -> None:
     with run_sandbox(tap, records=RECORDS, seed=0) as sb:
         env = tap_env(tap, sb.base_url)
-        first = meltano_run("run", f"tap-{tap}", "target-duckdb", env=env)
+        first = meltano_run("run", f"tap-{tap}", loader, env=env)
         assert first.returncode == 0, _output(first)
         truth = sb.truth()
         schema = f"tap_{tap}"
@@ -61,7 +63,7 @@ def test_run_into_duckdb_merges_and_keeps_state(tap: str, meltano_run: Any) -> N
         _assert_loaded(truth, duckdb_tables(db, schema), lambda t: duckdb_ids(db, schema, t))
 
         # Meltano stored the state the target echoed, under the run's default state id.
-        state_id = f"dev:tap-{tap}-to-target-duckdb"
+        state_id = f"dev:tap-{tap}-to-{loader}"
         listed = meltano_run("state", "list")
         assert listed.returncode == 0, _output(listed)
         assert state_id in listed.stdout, _output(listed)
@@ -71,7 +73,7 @@ def test_run_into_duckdb_merges_and_keeps_state(tap: str, meltano_run: Any) -> N
         assert "bookmarks" in state["singer_state"], state
 
         # A second, full run upserts the same rows: counts unchanged, no duplicate ids.
-        second = meltano_run("run", "--full-refresh", f"tap-{tap}", "target-duckdb", env=env)
+        second = meltano_run("run", "--full-refresh", f"tap-{tap}", loader, env=env)
         assert second.returncode == 0, _output(second)
         _assert_loaded(truth, duckdb_tables(db, schema), lambda t: duckdb_ids(db, schema, t))
 
@@ -87,19 +89,20 @@ def test_run_into_jsonl(tap: str, meltano_run: Any) -> None:
     _assert_loaded(truth, list(files), lambda t: jsonl_ids(files[t]))
 
 
+@pytest.mark.parametrize("loader", ["target-postgres-bulk", "target-postgres"])
 @pytest.mark.parametrize("tap", TAPS)
-def test_run_into_postgres_merges(tap: str, meltano_run: Any, pg_database: str) -> None:
-    env_pg = target_postgres_env(pg_database)
+def test_run_into_postgres_merges(tap: str, loader: str, meltano_run: Any, pg_database: str) -> None:
+    env_pg = target_postgres_env(pg_database, loader)
     with run_sandbox(tap, records=RECORDS, seed=0) as sb:
         env = {**tap_env(tap, sb.base_url), **env_pg}
-        first = meltano_run("run", f"tap-{tap}", "target-postgres", env=env)
+        first = meltano_run("run", f"tap-{tap}", loader, env=env)
         assert first.returncode == 0, _output(first)
         truth = sb.truth()
         schema = f"tap_{tap}"
         _assert_loaded(
             truth, postgres_tables(pg_database, schema), lambda t: postgres_ids(pg_database, schema, t)
         )
-        second = meltano_run("run", "--full-refresh", f"tap-{tap}", "target-postgres", env=env)
+        second = meltano_run("run", "--full-refresh", f"tap-{tap}", loader, env=env)
         assert second.returncode == 0, _output(second)
         _assert_loaded(
             truth, postgres_tables(pg_database, schema), lambda t: postgres_ids(pg_database, schema, t)
@@ -151,7 +154,7 @@ def test_numeric_settings_from_the_environment(meltano_run: Any) -> None:
             "TAP_CRM_REQUEST_TIMEOUT": "7.5",
             "TAP_CRM_MAX_RETRIES": "2",
         }
-        result = meltano_run("run", "tap-crm", "target-duckdb", env=env)
+        result = meltano_run("run", "tap-crm", "target-duckdb-bulk", env=env)
         assert result.returncode == 0, _output(result)
         assert "retry 2 of 2 in 0.0 s" in result.stderr, _output(result)
         db = meltano_run.duckdb_path

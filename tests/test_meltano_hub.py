@@ -113,3 +113,19 @@ def test_definitions_match_the_tap_about(tap: str) -> None:
     assert hub["settings_group_validation"] == [["api_key"]]
     api_key = next(s for s in hub["settings"] if s["name"] == "api_key")
     assert api_key["kind"] == "password" and api_key["sensitive"] is True
+
+
+@pytest.mark.parametrize("loader", plugin_defs.LOADERS)
+def test_loader_definitions_match_the_loader_about(loader: str) -> None:
+    """target-x-bulk/meltano-hub.yml and meltano.yml declare exactly the loader's settings.
+
+    On failure: `python scripts/plugin_defs.py` regenerates both from `target-x-bulk --about --format=json`.
+    """
+    info = plugin_defs.about(loader)
+    yaml = plugin_defs._yaml()
+    hub = yaml.load((REPO / loader / "meltano-hub.yml").read_text())
+    project = plugin_defs.meltano_yml_loaders(yaml.load((REPO / "meltano.yml").read_text()))
+    problems = plugin_defs.drift(loader, hub, info) + plugin_defs.drift(loader, project[loader], info)
+    assert not problems, "\n".join(problems) + "\nrun: python scripts/plugin_defs.py"
+    assert hub["pip_url"].split()[0].endswith("#subdirectory=loaderkit"), hub["pip_url"]
+    assert "batch_size_rows" in {s["name"] for s in hub["settings"]}

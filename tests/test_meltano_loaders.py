@@ -122,3 +122,33 @@ def test_target_jsonl_writes_every_record(meltano_run: Any) -> None:
     result = meltano_run("invoke", "target-jsonl", input=singer_stream())
     assert result.returncode == 0, _output(result)
     assert jsonl_ids(meltano_run.jsonl_dir / "events.jsonl") == list(range(1, ROWS + 1))
+
+
+@pytest.mark.parametrize("loader", ["target-duckdb-bulk", "target-postgres-bulk"])
+def test_bulk_loaders_load_every_row_and_merge(loader: str, meltano_run: Any, request: Any) -> None:
+    """The same stream through the bulk loaders as meltano.yml installs them: every row, twice merged,
+    on a current duckdb, and into PostgreSQL without a password (the test server trusts the connection)."""
+    prefix = loader.upper().replace("-", "_")
+    env = {f"{prefix}_DEFAULT_TARGET_SCHEMA": "proof", f"{prefix}_BATCH_SIZE_ROWS": str(BATCH)}
+    if loader == "target-postgres-bulk":
+        dsn = request.getfixturevalue("pg_database")
+        env.update(target_postgres_env(dsn, loader))
+        del env[f"{prefix}_PASSWORD"]
+    for _ in range(2):
+        result = meltano_run("invoke", loader, env=env, input=singer_stream())
+        assert result.returncode == 0, _output(result)
+    if loader == "target-postgres-bulk":
+        assert postgres_ids(dsn, "proof", "events") == list(range(1, ROWS + 1))
+    else:
+        assert duckdb_ids(meltano_run.duckdb_path, "proof", "events") == list(range(1, ROWS + 1))
+
+
+def test_bulk_duckdb_loader_runs_on_a_current_duckdb(meltano_project: Any) -> None:
+    python = meltano_project.sys_dir / "loaders" / "target-duckdb-bulk" / "venv" / "bin" / "python"
+    version = subprocess.run(
+        [str(python), "-c", "import duckdb; print(duckdb.__version__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert tuple(int(p) for p in version.split(".")[:2]) >= (1, 4), version

@@ -14,3 +14,12 @@ def test_tap_readmes_are_current():
         [sys.executable, str(ROOT / "scripts" / "tap_readmes.py"), "--check"], capture_output=True, text=True
     )
     assert check.returncode == 0, check.stderr
+
+
+def test_loader_readmes_are_current():
+    check = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "loader_readmes.py"), "--check"],
+        capture_output=True,
+        text=True,
+    )
+    assert check.returncode == 0, check.stderr

@@ -86,13 +86,28 @@ def tap_env(tap: str, base_url: str, api_key: str = "sandbox-key", **settings: A
     return env
 
 
-def target_postgres_env(dsn: str) -> dict[str, str]:
-    """TARGET_POSTGRES_HOST, _PORT, _USER, _PASSWORD, _DATABASE from a postgresql:// DSN."""
+def target_postgres_env(dsn: str, loader: str = "target-postgres") -> dict[str, str]:
+    """TARGET_POSTGRES_HOST, _PORT, _USER, _PASSWORD, _DATABASE from a postgresql:// DSN (for `loader`:
+    TARGET_POSTGRES_BULK_HOST, ... for target-postgres-bulk)."""
+    url = urlparse(dsn)
+    prefix = loader.upper().replace("-", "_") + "_"
+    return {
+        prefix + "HOST": url.hostname or "127.0.0.1",
+        prefix + "PORT": str(url.port or 5432),
+        prefix + "USER": unquote(url.username or "postgres"),
+        prefix + "PASSWORD": unquote(url.password or ""),
+        prefix + "DATABASE": url.path.lstrip("/") or "postgres",
+    }
+
+
+def postgres_config(dsn: str, **extra: Any) -> dict[str, Any]:
+    """target-postgres-bulk's config (host, port, user, password, database) from a postgresql:// DSN."""
     url = urlparse(dsn)
     return {
-        "TARGET_POSTGRES_HOST": url.hostname or "127.0.0.1",
-        "TARGET_POSTGRES_PORT": str(url.port or 5432),
-        "TARGET_POSTGRES_USER": unquote(url.username or "postgres"),
-        "TARGET_POSTGRES_PASSWORD": unquote(url.password or ""),
-        "TARGET_POSTGRES_DATABASE": url.path.lstrip("/") or "postgres",
+        "host": url.hostname or "127.0.0.1",
+        "port": url.port or 5432,
+        "user": unquote(url.username or "postgres"),
+        "password": unquote(url.password or ""),
+        "database": url.path.lstrip("/") or "postgres",
+        **extra,
     }

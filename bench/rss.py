@@ -1,0 +1,26 @@
+"""``python -m bench.rss -- ARGV...``: run ARGV and append its peak RSS to stderr as ``peak-rss-kb N``.
+
+Linux counts the parent's peak RSS into a child's ``ru_maxrss`` when the child execs (the old address
+space's high-water mark), so a child spawned by the benchmark process, which grows as it checks
+results, would report at least the benchmark's own size. Spawned from this small process instead, the
+figure is the loader's own.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["--"]:
+        argv = argv[1:]
+    proc = subprocess.Popen(argv)
+    _, status, usage = os.wait4(proc.pid, 0)
+    sys.stderr.write(f"\npeak-rss-kb {usage.ru_maxrss}\n")
+    return os.waitstatus_to_exitcode(status)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

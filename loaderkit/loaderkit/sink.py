@@ -1,0 +1,140 @@
+"""The one sink of every bulk loader: records go to a spool file, a full batch goes to the warehouse."""
+
+from __future__ import annotations
+
+import typing as t
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from singer_sdk.helpers._batch import BaseBatchFileEncoding
+from singer_sdk.sinks import BatchSink
+
+from loaderkit.errors import LoadError, describe_key
+from loaderkit.spool import Spool
+from loaderkit.warehouse import Batch, BatchFile, Warehouse, table_for
+
+if t.TYPE_CHECKING:
+    from loaderkit.target import BulkTarget
+
+
+class BulkSink(BatchSink):
+    """Spools records as JSON Lines; each drain is one set-wise load of the spool file, in one transaction.
+
+    BATCH messages skip the spool: their files go to the database as they are, never parsed in Python.
+    """
+
+    def __init__(self, target: BulkTarget, stream_name: str, schema: dict, key_properties: t.Any) -> None:
+        self.warehouse: Warehouse = target.warehouse
+        self.bulk_target = target
+        super().__init__(target, stream_name, schema, key_properties)
+        self.table = table_for(
+            stream_name,
+            self.schema,
+            self.key_properties,
+            self.config.get("default_target_schema"),
+            target.default_schema_name,
+        )
+        self.submitted_any = False
+        target.bulk_sinks.append(self)
+
+    def setup(self) -> None:
+        # A new stream has started: streams synced one after another (what taps do unless streams nest)
+        # are loaded now, in the background, rather than all together at the end.
+        for other in self.bulk_target.bulk_sinks:
+            if other is not self and other.current_size:
+                self.bulk_target.drain_one(other)
+
+    # -- records --------------------------------------------------------------------------------
+
+    def _validate_and_parse(self, record: dict) -> dict:
+        # The SDK's version also parses every date-time string into a datetime object, which the spool
+        # would then have to write back as text: the database parses them instead, set-wise. (Overrides
+        # a private SDK method: the only hook between a record and its validation.)
+        if self._validator is not None:
+            self._validator.validate(record)
+        return record
+
+    def start_batch(self, context: dict) -> None:
+        context["spool"] = Spool(self.warehouse.spool_dir)
+
+    def process_record(self, record: dict, context: dict) -> None:
+        context["spool"].write(record)
+
+    def process_batch(self, context: dict) -> None:
+        spool: Spool | None = context.get("spool")
+        if spool is None:
+            return
+        path = spool.close()
+        if not spool.rows:
+            spool.remove()
+            return
+        first = describe_key(spool.first, self.key_properties)
+        last = describe_key(spool.last, self.key_properties)
+        what = f"{spool.rows} records ({first} .. {last})" if spool.rows > 1 else f"record {first}"
+        batch = Batch([BatchFile(path)], what=what)
+
+        def load() -> None:
+            try:
+                self._load(batch)
+            finally:
+                spool.remove()
+
+        self._submit(load)
+
+    def _submit(self, job: t.Callable[[], None]) -> None:
+        self.submitted_any = True
+        self.warehouse.loads.submit(job)
+
+    def _load(self, batch: Batch) -> int:
+        """On the load thread: make the table right, load the batch in one transaction."""
+        self.warehouse.prepare(self.table)
+        rows = self.warehouse.load(self.table, batch)
+        self.logger.info("stream %r: loaded %d rows into %s", self.stream_name, rows, self.table.name)
+        return rows
+
+    def clean_up(self) -> None:
+        # A stream that sent a SCHEMA but no records still gets its (empty) table, as with stock loaders.
+        if not self.submitted_any:
+            self._submit(lambda: self.warehouse.prepare(self.table))
+        super().clean_up()
+
+    # -- BATCH messages -------------------------------------------------------------------------
+
+    def _flush_pending(self) -> None:
+        """Load records spooled so far first, so a key's later version (in the files) wins."""
+        if self.current_size:
+            context = self.start_drain()
+            self.process_batch(context)
+            self.mark_drained()
+
+    def process_batch_files(self, encoding: BaseBatchFileEncoding, files: t.Sequence[str]) -> None:
+        fmt = str(getattr(encoding.format, "value", encoding.format))
+        if fmt != "jsonl":
+            raise LoadError(
+                f"stream {self.stream_name!r}: BATCH files in {fmt!r} format are not supported "
+                "(set the tap's batch_config encoding format to jsonl)"
+            )
+        compression = (encoding.compression or "none").lower()
+        if compression not in {"gzip", "none"}:
+            raise LoadError(
+                f"stream {self.stream_name!r}: BATCH files compressed with {compression!r} are not "
+                "supported (gzip or none)"
+            )
+        self._flush_pending()
+        batch_files = [BatchFile(_local_path(self.stream_name, url), compression == "gzip") for url in files]
+        names = ", ".join(f.path.name for f in batch_files[:3]) + (", ..." if len(batch_files) > 3 else "")
+        batch = Batch(batch_files, what=f"BATCH files {names}")
+        self._submit(lambda: self.record_counter_metric.increment(self._load(batch)))
+
+
+def _local_path(stream: str, url: str) -> Path:
+    parsed = urlparse(url)
+    if parsed.scheme in {"", "file"}:
+        path = Path(unquote(parsed.path if parsed.scheme else url))
+        if not path.is_file():
+            raise LoadError(f"stream {stream!r}: BATCH file {url} does not exist")
+        return path
+    raise LoadError(
+        f"stream {stream!r}: BATCH file {url}: only local files (file://) are supported; "
+        "point the tap's batch_config storage root at a local directory"
+    )

@@ -1,0 +1,140 @@
+"""The base of every bulk loader: settings both share, the message reader, and one-line failures."""
+
+from __future__ import annotations
+
+import sys
+import typing as t
+
+from singer_sdk import Target
+from singer_sdk import typing as th
+from singer_sdk.exceptions import (
+    ConfigValidationError,
+    InvalidRecord,
+    MissingKeyPropertiesError,
+    RecordsWithoutSchemaException,
+)
+
+from loaderkit.errors import LoadError, describe_key
+from loaderkit.reader import BulkReader
+from loaderkit.sink import BulkSink
+from loaderkit.warehouse import Warehouse
+
+DEFAULT_BATCH_ROWS = 100_000
+DEFAULT_BATCH_SECONDS = 60
+
+# Settings every bulk loader has, after its connection settings.
+COMMON_SETTINGS: tuple[th.Property, ...] = (
+    th.Property(
+        "default_target_schema",
+        th.StringType,
+        title="Default target schema",
+        description="Schema the tables land in. Unset: the part before '-' of a stream named "
+        "'schema-table', else the database's default schema.",
+    ),
+    th.Property(
+        "batch_size_rows",
+        th.IntegerType,
+        title="Batch size rows",
+        default=DEFAULT_BATCH_ROWS,
+        description="Most records of one stream spooled before they are loaded in one transaction.",
+    ),
+    th.Property(
+        "batch_wait_limit_seconds",
+        th.IntegerType,
+        title="Batch wait limit seconds",
+        default=DEFAULT_BATCH_SECONDS,
+        description="Most seconds records wait before every stream is loaded and the STATE they cover "
+        "is emitted (checked as messages arrive).",
+    ),
+    th.Property(
+        "validate_records",
+        th.BooleanType,
+        title="Validate records",
+        default=False,
+        description="Also validate every record against its full JSON schema in Python (slow). "
+        "Without it the database checks each value's JSON type and format against its column, "
+        "set-wise, and refuses a batch with a bad record.",
+    ),
+)
+
+
+class BulkTarget(Target):
+    """A singer-sdk Target whose sinks spool to files and load them through the database's bulk path."""
+
+    message_reader_class = BulkReader
+    default_sink_class = BulkSink
+    warehouse_class: type[Warehouse]
+    default_schema_name = "public"
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        # One load at a time on the one connection; the database parallelises each load itself.
+        self.max_parallelism = 1
+        seconds = self.config.get("batch_wait_limit_seconds") or DEFAULT_BATCH_SECONDS
+        # The SDK drains every sink (and only then emits STATE) when records are older than this.
+        self._MAX_RECORD_AGE_IN_MINUTES = float(seconds) / 60
+        self.warehouse = self.warehouse_class(self.config, self.logger)
+        self.bulk_sinks: list[BulkSink] = []
+
+    @classmethod
+    def append_builtin_config(cls, config_jsonschema: dict) -> None:
+        super().append_builtin_config(config_jsonschema)
+        # Records with key properties are always merged, without them appended: no load_method to choose.
+        config_jsonschema["properties"].pop("load_method", None)
+
+    @property
+    def _line(self) -> int:
+        return getattr(self.message_reader, "line_number", 0)
+
+    def _process_record_message(self, message_dict: dict) -> None:
+        try:
+            super()._process_record_message(message_dict)
+        except RecordsWithoutSchemaException:
+            record = message_dict.get("record")
+            raise LoadError(
+                f"stream {message_dict.get('stream')!r}: line {self._line}: record "
+                f"{describe_key(record, ['id'])} came before any SCHEMA message for the stream"
+            ) from None
+        except MissingKeyPropertiesError:
+            stream = message_dict["stream"]
+            keys = list(self._sinks_active[stream].key_properties) if stream in self._sinks_active else []
+            record = message_dict.get("record") or {}
+            missing = [k for k in keys if k not in record]
+            raise LoadError(
+                f"stream {stream!r}: line {self._line}: record {describe_key(record, keys)} lacks key "
+                f"propert{'y' if len(missing) == 1 else 'ies'} {', '.join(map(repr, missing))}"
+            ) from None
+        except InvalidRecord as exc:
+            stream = message_dict["stream"]
+            keys = list(self._sinks_active[stream].key_properties) if stream in self._sinks_active else []
+            raise LoadError(
+                f"stream {stream!r}: line {self._line}: record "
+                f"{describe_key(message_dict.get('record'), keys)} does not match its schema: "
+                f"{str(exc).splitlines()[0]}"
+            ) from None
+
+    def _write_state_message(self, state: dict) -> None:
+        # Every load submitted so far must be committed before the STATE that covers it goes out. (The
+        # SDK writes STATE only here, after draining every sink; overriding its private method is the
+        # one way to wait for loads that run in the background.)
+        self.warehouse.loads.wait()
+        super()._write_state_message(state)
+
+    def process_endofpipe(self) -> None:
+        try:
+            super().process_endofpipe()
+            self.warehouse.loads.wait()
+        finally:
+            self.warehouse.close()
+
+    @classmethod
+    def invoke(cls, *args: t.Any, **kwargs: t.Any) -> None:
+        """Run the CLI; a failure we can explain ends with one line on stderr and exit code 1."""
+        try:
+            super().invoke(*args, **kwargs)
+        except LoadError as exc:
+            cls.logger.error("%s: %s", cls.name, exc)
+            sys.exit(1)
+        except ConfigValidationError as exc:
+            cls.logger.error("%s: invalid config: %s", cls.name, "; ".join(exc.errors) or str(exc))
+            sys.exit(1)

@@ -1,0 +1,172 @@
+"""What a database must do for the kit: make a stream's table right, and load files into it set-wise."""
+
+from __future__ import annotations
+
+import abc
+import logging
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from loaderkit.background import LoadQueue
+from loaderkit.columns import Column, Kind, changes, columns_from_schema
+from loaderkit.errors import LoadError
+
+
+@dataclass(frozen=True)
+class Table:
+    """Where and how one stream lands."""
+
+    stream: str
+    schema: str
+    name: str
+    columns: tuple[Column, ...]
+    keys: tuple[str, ...]
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+
+@dataclass(frozen=True)
+class BatchFile:
+    """A JSON Lines file of records (one object per line), maybe gzip-compressed."""
+
+    path: Path
+    gzip: bool = False
+
+
+@dataclass
+class Batch:
+    """Files to load in one transaction, and what to say about them when it fails."""
+
+    files: list[BatchFile]
+    what: str = ""  # e.g. "500 records (id=1 .. id=500)"
+
+
+def table_for(
+    stream: str, schema: Mapping[str, Any], keys: Sequence[str], target_schema: str | None, fallback: str
+) -> Table:
+    """`default_target_schema` when set; else a stream named `schema-table` names both (the Singer
+    convention); else the database's default schema. The table is named after the stream, verbatim."""
+    if target_schema:
+        schema_name, name = target_schema, stream
+    elif "-" in stream:
+        schema_name, name = stream.split("-", 1)
+    else:
+        schema_name, name = fallback, stream
+    columns = tuple(columns_from_schema(schema))
+    names = {c.name for c in columns}
+    missing = [k for k in keys if k not in names]
+    if missing:
+        raise LoadError(
+            f"stream {stream!r}: key properties {missing} are not properties of the stream's schema"
+        )
+    return Table(stream, schema_name, name, columns, tuple(keys))
+
+
+class Warehouse(abc.ABC):
+    """One database connection per target process; loads run one after another on it, on the background
+    thread of `loads` (every method below but `close` runs there)."""
+
+    # kind -> the column type this database gets for it
+    types: Mapping[Kind, str]
+    # the longest identifier the database keeps whole (None: no limit)
+    max_identifier_bytes: int | None = None
+    # whether the database compares identifiers without regard to case, even quoted (DuckDB)
+    case_insensitive_identifiers: bool = False
+
+    def __init__(self, config: Mapping[str, Any], logger: logging.Logger) -> None:
+        self.config = config
+        self.logger = logger
+        self._spool_dir: str | None = None
+        self._prepared: dict[tuple[str, str], Table] = {}
+        self.loads = LoadQueue()
+
+    @property
+    def spool_dir(self) -> str:
+        if self._spool_dir is None:
+            self._spool_dir = tempfile.mkdtemp(prefix=f"{type(self).__name__.lower()}-spool-")
+        return self._spool_dir
+
+    @staticmethod
+    def quote(name: str) -> str:
+        return '"' + name.replace('"', '""') + '"'
+
+    def qualified(self, table: Table) -> str:
+        return f"{self.quote(table.schema)}.{self.quote(table.name)}"
+
+    def kind_of_type(self, type_name: str) -> Kind | None:
+        """The kind a column of this database type was made for (None: not a type we make)."""
+        wanted = type_name.strip().lower()
+        return next((k for k, t in self.types.items() if t.lower() == wanted), None)
+
+    def check_names(self, table: Table) -> None:
+        """Refuse identifiers the database would truncate or confuse, before anything is written."""
+        names = [table.schema, table.name, *(c.name for c in table.columns)]
+        if self.max_identifier_bytes is not None:
+            long = [n for n in names if len(n.encode()) > self.max_identifier_bytes]
+            if long:
+                raise LoadError(
+                    f"stream {table.stream!r}: name {long[0]!r} is longer than the "
+                    f"{self.max_identifier_bytes} bytes the database keeps; it would be cut short"
+                )
+        if self.case_insensitive_identifiers:
+            seen: dict[str, str] = {}
+            for column in table.columns:
+                other = seen.setdefault(column.name.lower(), column.name)
+                if other != column.name:
+                    raise LoadError(
+                        f"stream {table.stream!r}: properties {other!r} and {column.name!r} differ only "
+                        "in case, and the database does not tell such column names apart"
+                    )
+
+    def prepare(self, table: Table) -> None:
+        """Create schema and table, add new columns, widen changed ones, or refuse; once per table shape."""
+        if self._prepared.get((table.schema, table.name)) == table:
+            return
+        self.check_names(table)
+        existing = self.existing_columns(table)
+        if existing is None:
+            self.create_table(table)
+        else:
+            add, widen, refused = changes(existing, table.columns)
+            if refused:
+                raise LoadError(f"stream {table.stream!r}: table {self.qualified(table)}: {refused[0]}")
+            for column in add:
+                self.logger.info("stream %r: adding column %r (%s)", table.stream, column.name, column.kind)
+            for column in widen:
+                self.logger.info(
+                    "stream %r: widening column %r from %s to %s",
+                    table.stream,
+                    column.name,
+                    existing[column.name],
+                    column.kind,
+                )
+            self.alter_table(table, add, widen)
+        self._prepared[(table.schema, table.name)] = table
+
+    @abc.abstractmethod
+    def existing_columns(self, table: Table) -> dict[str, Kind | None] | None:
+        """The table's columns and their kinds, or None when the table does not exist."""
+
+    @abc.abstractmethod
+    def create_table(self, table: Table) -> None: ...
+
+    @abc.abstractmethod
+    def alter_table(self, table: Table, add: list[Column], widen: list[Column]) -> None: ...
+
+    @abc.abstractmethod
+    def load(self, table: Table, batch: Batch) -> int:
+        """Load the batch's files into the table in one transaction: merge on the keys (the last record
+        of a key wins), append without keys. Returns the rows loaded. On any failure nothing of the
+        batch is committed and a LoadError names the stream and the record."""
+
+    def close(self) -> None:
+        """Subclasses close their connection after this (the load thread has stopped by then)."""
+        self.loads.close()
+        if self._spool_dir is not None:
+            shutil.rmtree(self._spool_dir, ignore_errors=True)
+            self._spool_dir = None

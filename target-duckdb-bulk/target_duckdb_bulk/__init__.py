@@ -1,0 +1,1 @@
+"""target-duckdb-bulk: a Singer target loading DuckDB through its own JSON reader."""

@@ -1,0 +1,113 @@
+"""Running the bulk loaders on hand-written Singer messages, and reading back what they loaded.
+
+`Loader` wraps one of target-duckdb-bulk / target-postgres-bulk as a CLI subprocess with a config file,
+over a real DuckDB file or a real PostgreSQL database; tests/test_bulk_loaders.py runs every case on both.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from warehouse import postgres_config
+
+BIN = Path(sys.executable).parent
+
+
+def schema(stream: str, properties: dict[str, Any], keys: Iterable[str] = ("id",)) -> dict[str, Any]:
+    return {
+        "type": "SCHEMA",
+        "stream": stream,
+        "schema": {"type": "object", "properties": properties},
+        "key_properties": list(keys),
+    }
+
+
+def record(stream: str, **values: Any) -> dict[str, Any]:
+    return {"type": "RECORD", "stream": stream, "record": values}
+
+
+def state(**bookmarks: Any) -> dict[str, Any]:
+    return {"type": "STATE", "value": {"bookmarks": bookmarks}}
+
+
+def lines(messages: Iterable[dict[str, Any] | str]) -> str:
+    """Messages as JSON lines; a str is a line written by hand (say, a number with 19 digits)."""
+    return "".join((m if isinstance(m, str) else json.dumps(m)) + "\n" for m in messages)
+
+
+class Loader:
+    """One bulk loader over one database."""
+
+    def __init__(self, kind: str, workdir: Path, dsn: str | None = None) -> None:
+        self.kind = kind
+        self.name = f"target-{kind}-bulk"
+        self.workdir = workdir
+        self.dsn = dsn
+        self.db_path = workdir / "warehouse.duckdb"
+
+    def config(self, **settings: Any) -> dict[str, Any]:
+        base = {"filepath": str(self.db_path)} if self.kind == "duckdb" else postgres_config(self.dsn or "")
+        return {**base, "default_target_schema": "proof", **settings}
+
+    def run(
+        self, messages: Iterable[dict[str, Any] | str], timeout: float = 120, **settings: Any
+    ) -> subprocess.CompletedProcess[str]:
+        config = self.workdir / "config.json"
+        config.write_text(json.dumps(self.config(**settings)))
+        return subprocess.run(
+            [str(BIN / self.name), "--config", str(config)],
+            input=lines(messages),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        if self.kind == "duckdb":
+            import duckdb
+
+            con = duckdb.connect(str(self.db_path), read_only=True)
+            try:
+                return con.execute(sql).fetchall()
+            finally:
+                con.close()
+        import psycopg2
+
+        pg = psycopg2.connect(self.dsn)
+        try:
+            with pg.cursor() as cur:
+                cur.execute(sql)
+                return cur.fetchall()
+        finally:
+            pg.close()
+
+    def rows(self, table: str, columns: str = "*", order: str = '"id"') -> list[tuple[Any, ...]]:
+        return self.query(f'SELECT {columns} FROM "proof"."{table}" ORDER BY {order}')
+
+    def ids(self, table: str) -> list[Any]:
+        return [r[0] for r in self.rows(table, '"id"')]
+
+    def column_types(self, table: str) -> dict[str, str]:
+        sql = (
+            "SELECT column_name, data_type FROM information_schema.columns "
+            f"WHERE table_schema = 'proof' AND table_name = '{table}' ORDER BY ordinal_position"
+        )
+        return {name: kind.lower() for name, kind in self.query(sql)}
+
+
+def output(result: subprocess.CompletedProcess[str]) -> str:
+    err = [ln for ln in result.stderr.splitlines() if "METRIC" not in ln]
+    return f"exit {result.returncode}\n--- stdout\n{result.stdout[-2000:]}\n--- stderr\n" + "\n".join(
+        err[-40:]
+    )
+
+
+def error_lines(result: subprocess.CompletedProcess[str], loader: str) -> list[str]:
+    """The loader's own error lines (`target-x-bulk: ...`)."""
+    return [ln for ln in result.stderr.splitlines() if f"{loader}: " in ln and "ERROR" in ln]
