@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import typing as t
 
 import pytest
 from taps import TAPS
@@ -57,7 +58,7 @@ def test_a_record_limit_is_honoured(capsys):
 class ShoutingTasks(TasksStream):
     """A post_process override: names upper-cased, every tenth record dropped."""
 
-    def post_process(self, row: dict, context: dict | None = None) -> dict | None:
+    def post_process(self, row: dict, context: t.Mapping[str, t.Any] | None = None) -> dict | None:
         if row["id"] % 100 == 0:
             return None
         return {**row, "name": row["name"].upper() if row["name"] else row["name"]}
