@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-from bench import e2e, loaders
+from bench import decoding, e2e, loaders
 from bench.procs import (
     API_KEY,
     REPO,
@@ -702,7 +702,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--only",
         action="append",
-        choices=("throughput", "latency", "memory", "e2e", "loaders"),
+        choices=("throughput", "latency", "memory", "e2e", "loaders", "decoding"),
         help="run only these benchmarks (repeatable)",
     )
     p.add_argument("--json", type=Path, help="also write rows, deliveries and targets as JSON here")
@@ -717,7 +717,7 @@ def main(argv: list[str] | None = None) -> int:
     report = Report(small=args.small)
     started = datetime.datetime.now(datetime.UTC)
     t0 = datetime.datetime.now().timestamp()
-    chosen = args.only or ["throughput", "latency", "memory", "e2e", "loaders"]
+    chosen = args.only or ["throughput", "latency", "memory", "e2e", "loaders", "decoding"]
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp_name:
         tmp = Path(tmp_name)
         steps: dict[str, Callable[[], None]] = {
@@ -726,6 +726,7 @@ def main(argv: list[str] | None = None) -> int:
             "memory": lambda: bench_memory(report, sizes, args.runs, tmp),
             "e2e": lambda: bench_e2e(report, sizes, args.runs, tmp, args.small),
             "loaders": lambda: loaders.bench_loaders(report, sizes, args.runs, tmp),
+            "decoding": lambda: decoding.bench_decoding(report, sizes, args.runs),
         }
         for name in chosen:
             try:

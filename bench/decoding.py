@@ -1,0 +1,88 @@
+"""6. Decoding a page: the taps' fast path before exact numbers (orjson: floats as doubles, integers
+beyond 64 bits as floats) and after (msgspec: every float a Decimal with its digits, integers of any
+size), on the same pages in the same run. Each system reads the page body, takes the records under the
+selector and writes them back as JSON, as the fast path does; the slow road (a byte order mark, so the
+fast decoder refuses the body) is shown beside them. Exactness is not free: the target says how much of
+this step it may cost.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+import typing as t
+
+import orjson
+import requests
+
+from api_sandbox import run_sandbox
+from tapkit.body import decode_json
+from tapkit.writer import dumps_record
+
+if t.TYPE_CHECKING:
+    from bench.run import Report, Sizes
+
+RESOURCE, PATH, SELECTOR, PAGE = "jobs", "/v1/jobs", "results", 1000
+
+
+def _before(body: bytes) -> list[bytes]:
+    records = orjson.loads(body)[SELECTOR]
+    return [orjson.dumps(r) for r in records]
+
+
+def _after(body: bytes) -> list[bytes]:
+    records = decode_json(body, "application/json").value[SELECTOR]
+    return list(map(dumps_record, records))
+
+
+def _pages(base_url: str, total: int) -> list[bytes]:
+    session = requests.Session()
+    session.headers["Authorization"] = "Bearer sandbox-key"
+    return [
+        session.get(f"{base_url}{PATH}", params={"from": offset, "limit": PAGE}).content
+        for offset in range(0, total, PAGE)
+    ]
+
+
+def bench_decoding(report: Report, sizes: Sizes, runs: int) -> None:
+    from bench.run import Row, log
+
+    total = max(sizes.throughput // 4, PAGE)
+    benchmark = f"6. decoding: {total:,} {RESOURCE} in pages of {PAGE:,}, read and written back, in process"
+    log(benchmark)
+    with run_sandbox("projects", records=total) as sb:
+        pages = _pages(sb.base_url, total)
+    odd = [b"\xef\xbb\xbf" + page for page in pages]  # a byte order mark: the slow road
+    systems: dict[str, tuple[t.Callable[[bytes], list[bytes]], list[bytes]]] = {
+        "before: orjson (doubles)": (_before, pages),
+        "after: msgspec (exact decimals, big integers)": (_after, pages),
+        "after, slow road (a BOM on every page)": (_after, odd),
+    }
+    rates: dict[str, list[float]] = {name: [] for name in systems}
+    for _ in range(max(runs, 3)):
+        for name, (decode, bodies) in systems.items():  # interleaved: the machine's noise hits all alike
+            started = time.perf_counter()
+            count = sum(len(decode(body)) for body in bodies)
+            rates[name].append(count / (time.perf_counter() - started))
+            assert count == total, f"{name}: {count} of {total} records"
+    median = {name: statistics.median(values) for name, values in rates.items()}
+    before = median["before: orjson (doubles)"]
+    for name, rate in median.items():
+        report.rows.append(
+            Row(
+                benchmark,
+                name,
+                f"{total:,}/{total:,}",
+                "",
+                f"{rate:,.0f} rec/s ({rate / before:.2f}x before)",
+            )
+        )
+    after = median["after: msgspec (exact decimals, big integers)"]
+    report.target(
+        benchmark,
+        "after / before",
+        after / before,
+        f"{after / before:.2f}x",
+        ">= 0.9x",
+        after >= 0.9 * before,
+    )
