@@ -14,7 +14,6 @@ Every piece here exists because dlt 1.31's defaults disagree with the documents 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -50,8 +49,8 @@ register_paginator(RECEIVED_OFFSET, ReceivedCountOffsetPaginator)
 
 # The widest integers dlt loads (a BIGINT column): beyond them its writers fail the whole load.
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-# An integer outside that range has at least 19 digits: only a body holding such a run is searched.
-_LONG_DIGITS = re.compile(rb"\d{19}")
+# An integer outside that range has at least 19 digits: only a page holding one is searched.
+INT64_DIGITS = 19
 
 
 @dataclass(frozen=True)
@@ -72,6 +71,17 @@ class ResourceRow:
     @property
     def paginated(self) -> bool:
         return self.page_size is not None
+
+
+def _noting_long(sink: list[str]) -> Callable[[str], int]:
+    """A JSON ``parse_int`` that notes the integers with as many digits as 64 bits hold, or more."""
+
+    def parse_int(text: str) -> int:
+        if len(text.lstrip("-")) >= INT64_DIGITS:
+            sink.append(text)
+        return int(text)
+
+    return parse_int
 
 
 def _beyond_int64(value: Any, where: str) -> tuple[str, int] | None:
@@ -105,8 +115,9 @@ def envelope_check(resource: str, data_selector: str) -> Callable[..., None]:
         if not 200 <= response.status_code < 300:
             return
         url = safe_url(response.url)
+        long_integers: list[str] = []
         try:
-            body = response.json()
+            body = response.json(parse_int=_noting_long(long_integers))
         except ValueError:
             raise EnvelopeError(
                 f"resource {resource!r}: {url} answered HTTP {response.status_code} with a body that is "
@@ -125,7 +136,7 @@ def envelope_check(resource: str, data_selector: str) -> Callable[..., None]:
                 f"resource {resource!r}: {data_selector!r} in the response from {url} is a "
                 f"{type(records).__name__}, not a list of records"
             )
-        big = _LONG_DIGITS.search(response.content) and _beyond_int64(records, "")
+        big = long_integers and _beyond_int64(records, "")
         if big:
             where, value = big
             index, _, field = where.partition(".")
