@@ -11,15 +11,17 @@ from types import ModuleType
 from dlt.sources import DltSource
 
 from dlt_sources import crm, leads, projects
-from dlt_sources._rest import (
-    BACKOFF_FACTOR,
-    MAX_ATTEMPTS,
-    RETRY_STATUSES,
+from dlt_sources._errors import (
+    DeadlineExceeded,
+    EndlessListingError,
     EnvelopeError,
-    OffsetIgnoredError,
-    ReceivedCountOffsetPaginator,
-    ResourceRow,
+    RedirectRefusedError,
+    SettingError,
+    SourceError,
 )
+from dlt_sources._http import BACKOFF_FACTOR, MAX_ATTEMPTS, REQUEST_TIMEOUT, RETRY_STATUSES
+from dlt_sources._paging import ReceivedCountOffsetPaginator
+from dlt_sources._rest import ResourceRow
 from dlt_sources.crm import crm_source
 from dlt_sources.leads import leads_source
 from dlt_sources.projects import projects_source
@@ -36,12 +38,17 @@ __all__ = [
     "BACKOFF_FACTOR",
     "MAX_ATTEMPTS",
     "MODULES",
+    "REQUEST_TIMEOUT",
     "RETRY_STATUSES",
     "SOURCES",
+    "DeadlineExceeded",
+    "EndlessListingError",
     "EnvelopeError",
-    "OffsetIgnoredError",
     "ReceivedCountOffsetPaginator",
+    "RedirectRefusedError",
     "ResourceRow",
+    "SettingError",
+    "SourceError",
     "crm_source",
     "leads_source",
     "projects_source",

@@ -17,13 +17,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+import dlt
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
-from dlt.sources.helpers.rest_client.redaction import sanitize_url
-from requests import HTTPError
-from requests.exceptions import ConnectionError, Timeout
+from requests import HTTPError, Response
+from requests.exceptions import ConnectionError, SSLError, Timeout
 
-from dlt_sources import MODULES, SOURCES
-from dlt_sources._rest import RETRY_STATUSES, EnvelopeError, OffsetIgnoredError
+import keyguard
+from dlt_sources import MODULES, RETRY_STATUSES, SOURCES
+from dlt_sources._errors import DeadlineExceeded, EnvelopeError, SourceError
+from dlt_sources._http import safe_url
 from dlt_sources.pipeline import default_duckdb_file, hide_null_column_notes, load, make_pipeline
 
 
@@ -64,11 +66,23 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         type=int,
         help="attempts per request, first try included (default 4: 3 retries, the documents')",
     )
+    parser.add_argument(
+        "--request-timeout",
+        type=float,
+        help="seconds for a whole response, connect to last byte; longer is retried as a timeout "
+        "(default 60)",
+    )
+    parser.add_argument(
+        "--max-pages",
+        type=int,
+        help="stop a paginated resource with an error after this many pages without reaching its end "
+        "(default: no ceiling)",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="print only the final table")
     return parser.parse_args(argv)
 
 
-def _chain(exc: BaseException) -> Iterator[BaseException]:
+def exception_chain(exc: BaseException) -> Iterator[BaseException]:
     """The exception and everything it wraps (cause, context, dlt's ``.exception``)."""
     seen: set[int] = set()
     todo: list[BaseException | None] = [exc]
@@ -91,20 +105,25 @@ def resource_for_url(api: str, url: str) -> str | None:
 
 def describe_error(exc: BaseException, api: str) -> str:
     """One line saying what went wrong, without a traceback."""
-    chain = list(_chain(exc))
-    resource = next(
-        (getattr(e, "resource_name", None) for e in chain if getattr(e, "resource_name", None)), None
-    )
-    if resource is None:  # not run by a pipeline: name the resource from the failing URL's path
+    chain = list(exception_chain(exc))
+    # dlt names the resource it was extracting (resource_name in a pipeline, pipe_name when a
+    # resource is iterated directly); else the failing URL's path does.
+    names = (getattr(e, attr, None) for e in chain for attr in ("resource_name", "pipe_name"))
+    resource = next((name for name in names if isinstance(name, str) and name), None)
+    if resource is None:
         responses = [e.response for e in chain if isinstance(e, HTTPError) and e.response is not None]
         if responses:
             resource = resource_for_url(api, responses[0].url)
     where = f"resource {resource!r}: " if resource else ""
     message: str | None = None
     for e in chain:
-        if isinstance(e, EnvelopeError | OffsetIgnoredError):
+        if isinstance(e, DeadlineExceeded):
+            message = f"{e} after all retries"
+            break
+        if isinstance(e, SourceError):
             message = str(e)
-            where = ""  # the message names the resource itself
+            if isinstance(e, EnvelopeError):
+                where = ""  # the message names the resource itself
             break
         if isinstance(e, ConfigFieldMissingException):
             message = (
@@ -113,20 +132,37 @@ def describe_error(exc: BaseException, api: str) -> str:
             )
             break
         if isinstance(e, HTTPError) and e.response is not None:
-            status = e.response.status_code
-            retried = "after all retries" if status in RETRY_STATUSES else "(not retried)"
-            message = f"HTTP {status} from {sanitize_url(e.response.url)} {retried}"
+            message = _status_line(e.response, api)
             break
         if isinstance(e, ConnectionError | Timeout):
-            url = sanitize_url(e.request.url) if e.request is not None and e.request.url else "the API"
-            reason = re.search(r"\[Errno -?\d+\] ([^'\")]+)", str(e))
-            what = "timed out" if isinstance(e, Timeout) else "connection failed"
-            message = f"cannot reach {url}: {what} ({reason.group(1) if reason else type(e).__name__})"
+            message = _unreachable(e)
             break
     if message is None:
         innermost = chain[-1]
         message = f"{type(innermost).__name__}: {innermost}"
-    return " ".join(f"error: {where}{message}".split())
+    return keyguard.redactor()(" ".join(f"error: {where}{message}".split()))
+
+
+def _unreachable(e: ConnectionError | Timeout) -> str:
+    url = safe_url(e.request.url) if e.request is not None and e.request.url else "the API"
+    tls = re.search(r"\[SSL: (\w+)\] ([^(']+)", str(e))
+    if isinstance(e, SSLError) and tls:
+        hint = "; trust its CA with REQUESTS_CA_BUNDLE" if tls.group(1) == "CERTIFICATE_VERIFY_FAILED" else ""
+        return f"cannot reach {url}: TLS failed ({tls.group(1)}: {tls.group(2).strip()}){hint}"
+    reason = re.search(r"\[Errno -?\d+\] ([^'\")]+)", str(e))
+    what = "timed out" if isinstance(e, Timeout) else "connection failed"
+    return f"cannot reach {url}: {what} ({reason.group(1) if reason else type(e).__name__})"
+
+
+def _status_line(response: Response, api: str) -> str:
+    status = response.status_code
+    text = f"HTTP {status} from {safe_url(response.url)}"
+    if status in RETRY_STATUSES:
+        return f"{text} after all retries"
+    text = f"{text} (not retried): {keyguard.redactor().excerpt(response.text)}"
+    if status in (401, 403):
+        text += f". Check the API key (SOURCES__{api.upper()}__API_KEY): the API refused it."
+    return text
 
 
 def print_rows(loaded: dict[str, int], counts: dict[str, int]) -> None:
@@ -146,6 +182,10 @@ def run(args: argparse.Namespace) -> None:
         source_kwargs["backoff_factor"] = args.backoff_factor
     if args.max_attempts is not None:
         source_kwargs["max_attempts"] = args.max_attempts
+    if args.request_timeout is not None:
+        source_kwargs["request_timeout"] = args.request_timeout
+    if args.max_pages is not None:
+        source_kwargs["max_pages"] = args.max_pages
     pipeline = make_pipeline(
         args.api,
         destination=args.destination,
@@ -154,6 +194,7 @@ def run(args: argparse.Namespace) -> None:
         pipeline_name=args.pipeline_name,
         pipelines_dir=args.pipelines_dir,
     )
+    follow_dlt_log_level()
     if not args.quiet:
         where = args.duckdb_file or default_duckdb_file(args.api)
         print(f"dlt {args.api} -> {where if args.destination == 'duckdb' else 'postgres'}")
@@ -161,11 +202,22 @@ def run(args: argparse.Namespace) -> None:
     print_rows(result.rows_loaded, result.table_counts())
 
 
+def follow_dlt_log_level() -> None:
+    """``RUNTIME__LOG_LEVEL`` (dlt's setting) below WARNING shows the other libraries' lines too
+    (urllib3's request lines at DEBUG); the key is masked on every handler there is now, dlt's own
+    (made with the pipeline) included."""
+    level = logging.getLevelName(str(dlt.current.run_context().runtime_config.log_level).upper())
+    if isinstance(level, int) and level < logging.WARNING:
+        logging.getLogger().setLevel(level)
+    keyguard.install()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     # No phoning home from a loader pointed at local sandboxes, unless the user asked for it.
     os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
     logging.basicConfig(format="  %(name)s: %(message)s", level=logging.WARNING, stream=sys.stderr)
+    keyguard.install(args.api_key)  # masks the key, in every form, in whatever this process prints
     if args.quiet:
         logging.getLogger("dlt_sources").setLevel(logging.ERROR)
     hide_null_column_notes()

@@ -1,16 +1,14 @@
-"""What the three dlt sources share: the resource-table row, the retry session, the loss-free
-offset paginator and the envelope check. Nothing API-specific lives here.
+"""What the three dlt sources share: the resource-table row, the config builder, the response checks
+and the key check. Nothing API-specific lives here; paging is in ``_paging``, HTTP in ``_http``.
 
 Every piece here exists because dlt 1.31's defaults disagree with the documents or lose data:
 
-* ``OffsetPaginator`` advances the offset by the page size it *asked* for. A server that clamps
-  the page size (asked 1000, got 100) then has 900 records skipped per page, silently.
-  ``ReceivedCountOffsetPaginator`` advances by what arrived and stops only on an empty page.
 * A ``data_selector`` that matches nothing yields zero rows with no warning. ``envelope_check``
-  turns that into an ``EnvelopeError`` naming the resource and the URL.
-* dlt retries 429 and *every* 5xx, with its own attempt count and backoff read from
-  ``[runtime]`` when the session is built. ``retrying_session`` builds the session itself with
-  exactly the documents' policy, so nothing read later can change it.
+  turns that into an ``EnvelopeError`` naming the resource and the URL; likewise an integer beyond
+  64 bits, on which dlt's writers fail the whole load with a bare ``TypeError``.
+* A key pasted with a line break ends in requests' ``Invalid header value b'<the key>\\n'``; the
+  source strips surrounding whitespace (with a warning naming the setting), refuses control
+  characters inside, and masks the key in everything the process prints (keyguard).
 """
 
 from __future__ import annotations
@@ -23,27 +21,36 @@ from typing import Any, cast
 import dlt
 from dlt.common import jsonpath
 from dlt.sources import DltResource
-from dlt.sources.helpers.requests import Client, Session
-from dlt.sources.helpers.rest_client.paginators import OffsetPaginator
-from dlt.sources.helpers.rest_client.redaction import sanitize_url
+from dlt.sources.helpers.requests import Session
 from dlt.sources.rest_api import RESTAPIConfig, rest_api_resources
 from dlt.sources.rest_api.config_setup import register_paginator
-from requests import Request, Response
+from requests import Response
+
+import keyguard
+from dlt_sources._errors import EnvelopeError, SettingError
+from dlt_sources._http import (
+    BACKOFF_FACTOR,
+    MAX_ATTEMPTS,
+    REQUEST_TIMEOUT,
+    RETRY_STATUSES,
+    retrying_session,
+    safe_url,
+)
+from dlt_sources._paging import ReceivedCountOffsetPaginator
 
 log = logging.getLogger("dlt_sources")
-
-# The documents' retry policy: "retry on 429, 500, 502, 503, 504; max retries 3; backoff factor 2".
-RETRY_STATUSES: tuple[int, ...] = (429, 500, 502, 503, 504)
-MAX_ATTEMPTS = 4  # dlt counts attempts: the first try plus 3 retries
-BACKOFF_FACTOR = 2.0  # tenacity wait_exponential(multiplier=2): waits 2 s, 4 s, 8 s
-MAX_RETRY_DELAY = 300.0  # dlt's default cap, applies to Retry-After as well
-REQUEST_TIMEOUT = 60.0  # dlt's default, seconds
 
 PRIMARY_KEY = "id"
 WRITE_DISPOSITION = "merge"
 
-# Registered name of the paginator below, used in the rest_api configs instead of "offset".
+# Registered name of the loss-free paginator, used in the rest_api configs instead of "offset".
 RECEIVED_OFFSET = "offset_by_received"
+register_paginator(RECEIVED_OFFSET, ReceivedCountOffsetPaginator)
+
+# The widest integers dlt loads (a BIGINT column): beyond them its writers fail the whole load.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+# An integer outside that range has at least 19 digits: only a page holding one is searched.
+INT64_DIGITS = 19
 
 
 @dataclass(frozen=True)
@@ -66,77 +73,38 @@ class ResourceRow:
         return self.page_size is not None
 
 
-class EnvelopeError(Exception):
-    """A 2xx response whose body does not hold the records where the document says they are."""
+def _noting_long(sink: list[str]) -> Callable[[str], int]:
+    """A JSON ``parse_int`` that notes the integers with as many digits as 64 bits hold, or more."""
+
+    def parse_int(text: str) -> int:
+        if len(text.lstrip("-")) >= INT64_DIGITS:
+            sink.append(text)
+        return int(text)
+
+    return parse_int
 
 
-class OffsetIgnoredError(Exception):
-    """The server answered two consecutive offsets with the same page: paging would never end."""
-
-
-class ReceivedCountOffsetPaginator(OffsetPaginator):
-    """dlt's ``OffsetPaginator``, but loss-free against servers that clamp or ignore page sizes.
-
-    * The next offset is the current offset plus the number of records *received*, not plus
-      ``limit``: asked for 1000, served 100, the next request starts at +100.
-    * A page shorter than ``limit`` is not the end (a clamped page is always short); only an
-      empty page is. This costs one extra request per resource, the price of not knowing the clamp.
-    * No total: the documents' APIs return none, so ``total_path`` is always ``None``.
-    * If two consecutive pages start with the same record the server is ignoring the offset
-      and paging would never end: raise instead of looping.
-    """
-
-    def __init__(
-        self,
-        limit: int,
-        offset: int = 0,
-        offset_param: str | None = None,
-        limit_param: str | None = None,
-        maximum_offset: int | None = None,
-        total_path: None = None,
-        stop_after_empty_page: bool = True,
-    ) -> None:
-        if total_path is not None or not stop_after_empty_page:
-            raise ValueError(
-                f"{type(self).__name__} stops on the first empty page and reads no total: "
-                "leave total_path None and stop_after_empty_page True"
-            )
-        super().__init__(
-            limit=limit,
-            offset=offset,
-            offset_param=offset_param,
-            limit_param=limit_param,
-            total_path=None,
-            maximum_offset=maximum_offset,
-            stop_after_empty_page=True,
-        )
-        self._previous_first: Any = None
-
-    def init_request(self, request: Request) -> None:
-        self._previous_first = None
-        super().init_request(request)
-
-    def update_state(self, response: Response, data: list[Any] | None = None) -> None:
-        if not data:
-            self._has_next_page = False
-            return
-        if self._previous_first is not None and data[0] == self._previous_first:
-            raise OffsetIgnoredError(
-                f"{sanitize_url(response.url)} returned the same first record as the previous page: "
-                f"the server ignores the {self.param_name!r} parameter; stopping instead of looping"
-            )
-        self._previous_first = data[0]
-        self.current_value += len(data)
-        if self.maximum_value is not None and self.current_value >= self.maximum_value:
-            self._has_next_page = False
-
-
-register_paginator(RECEIVED_OFFSET, ReceivedCountOffsetPaginator)
+def _beyond_int64(value: Any, where: str) -> tuple[str, int] | None:
+    """The first integer in ``value`` that dlt cannot load, with where it is."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return None if INT64_MIN <= value <= INT64_MAX else (where, value)
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        found = _beyond_int64(item, f"{where}.{key}" if isinstance(key, str) else f"{where}[{key}]")
+        if found:
+            return found
+    return None
 
 
 def envelope_check(resource: str, data_selector: str) -> Callable[..., None]:
     """A response hook (rest_api ``response_actions`` callable) that fails loudly when a 2xx body
-    has nothing at ``data_selector``, or something other than a list of records there.
+    has nothing at ``data_selector``, something other than a list of records there, or an integer
+    dlt cannot load.
 
     dlt alone would log at most an INFO line and load zero rows. Non-2xx responses are left to
     the retry policy and dlt's raise_for_status.
@@ -146,9 +114,10 @@ def envelope_check(resource: str, data_selector: str) -> Callable[..., None]:
     def check(response: Response, *args: Any, **kwargs: Any) -> None:
         if not 200 <= response.status_code < 300:
             return
-        url = sanitize_url(response.url)
+        url = safe_url(response.url)
+        long_integers: list[str] = []
         try:
-            body = response.json()
+            body = response.json(parse_int=_noting_long(long_integers))
         except ValueError:
             raise EnvelopeError(
                 f"resource {resource!r}: {url} answered HTTP {response.status_code} with a body that is "
@@ -161,10 +130,20 @@ def envelope_check(resource: str, data_selector: str) -> Callable[..., None]:
                 f"resource {resource!r}: the response from {url} has no {data_selector!r} key "
                 f"(it has {keys}); refusing to load zero rows"
             )
-        if not isinstance(found[0], list):
+        records = found[0]
+        if not isinstance(records, list):
             raise EnvelopeError(
                 f"resource {resource!r}: {data_selector!r} in the response from {url} is a "
-                f"{type(found[0]).__name__}, not a list of records"
+                f"{type(records).__name__}, not a list of records"
+            )
+        big = long_integers and _beyond_int64(records, "")
+        if big:
+            where, value = big
+            index, _, field = where.partition(".")
+            raise EnvelopeError(
+                f"resource {resource!r}: the response from {url} holds {value} in record {index.strip('[]')}"
+                f" at {field!r}, an integer beyond 64 bits, which dlt cannot load (its writers fail the "
+                "whole load on it)"
             )
 
     return check
@@ -180,45 +159,38 @@ def log_retryable(resource: str) -> Callable[..., None]:
                 "%s: HTTP %s from %s%s",
                 resource,
                 response.status_code,
-                sanitize_url(response.url),
+                safe_url(response.url),
                 f" (Retry-After: {retry_after})" if retry_after else "",
             )
 
     return hook
 
 
-def retrying_session(
-    max_attempts: int = MAX_ATTEMPTS,
-    backoff_factor: float = BACKOFF_FACTOR,
-    max_retry_delay: float = MAX_RETRY_DELAY,
-    request_timeout: float = REQUEST_TIMEOUT,
-) -> Session:
-    """A requests session whose ``send`` retries exactly ``RETRY_STATUSES`` (plus dropped
-    connections and timeouts, dlt's default) with the documents' attempt count and backoff,
-    honouring ``Retry-After``.
-
-    Built here, explicitly, because dlt's ``RESTClient`` otherwise builds its own session
-    retrying every 5xx with attempts and backoff read from ``[runtime]`` at construction time.
-    Arguments passed explicitly win over dlt's config injection into ``Client``.
-    """
-    client = Client(
-        request_timeout=request_timeout,
-        raise_for_status=False,  # rest_api raises through its response hooks, after our checks
-        status_codes=RETRY_STATUSES,
-        request_max_attempts=max_attempts,
-        request_backoff_factor=backoff_factor,
-        request_max_retry_delay=max_retry_delay,
-        respect_retry_after_header=True,
-    )
-    return client.session
+def checked_key(setting: str, value: Any) -> str:
+    """The key as it may go into a header: masked from now on in everything the process prints,
+    surrounding whitespace stripped (with a warning naming the setting, never the value), control
+    characters inside refused before any request."""
+    if not isinstance(value, str):
+        raise SettingError(f"{setting}: must be text, got {type(value).__name__}")
+    keyguard.install(value)
+    if value != value.strip():
+        log.warning("config: %s has whitespace around it: it is stripped", setting)
+        value = value.strip()
+    if not value:
+        raise SettingError(f"{setting}: must not be empty")
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise SettingError(f"{setting}: contains control characters (a line break, tab or other)")
+    return value
 
 
-def endpoint_paginator(row: ResourceRow) -> dict[str, Any]:
+def endpoint_paginator(row: ResourceRow, max_pages: int | None = None) -> Any:
+    """The paginator of a resource as rest_api config; with ``max_pages`` (a setting the documents do
+    not know, which dlt's config validation would refuse in a dict) the paginator itself."""
     if not row.paginated:
         # Deviation: the documents give these resources no paginator; dlt would then guess one
         # and log a fallback warning. They are one page each: say so.
         return {"type": "single_page"}
-    return {
+    paginator: dict[str, Any] = {
         # Deviation: "offset" -> our loss-free subclass (advances by records received).
         "type": RECEIVED_OFFSET,
         "limit": row.page_size,
@@ -228,6 +200,10 @@ def endpoint_paginator(row: ResourceRow) -> dict[str, Any]:
         # Deviation: no total in the responses; dlt's default total_path "total" would raise.
         "total_path": None,
     }
+    if max_pages is None:
+        return paginator
+    del paginator["type"]
+    return ReceivedCountOffsetPaginator(**paginator, max_pages=max_pages)
 
 
 def rest_api_config(
@@ -236,6 +212,7 @@ def rest_api_config(
     auth: dict[str, Any],
     resources: Sequence[ResourceRow],
     session: Session,
+    max_pages: int | None = None,
 ) -> RESTAPIConfig:
     """The rest_api_source configuration of one document, built from its resource table."""
     config: dict[str, Any] = {
@@ -248,7 +225,7 @@ def rest_api_config(
                     "path": row.path,
                     "method": "GET",
                     "data_selector": row.data_selector,
-                    "paginator": endpoint_paginator(row),
+                    "paginator": endpoint_paginator(row, max_pages),
                     # Addition: fail loudly on a wrong envelope instead of loading zero rows.
                     "response_actions": [
                         log_retryable(row.name),
@@ -276,12 +253,22 @@ def api_source(
         base_url: str = default_base_url,
         max_attempts: int = MAX_ATTEMPTS,
         backoff_factor: float = BACKOFF_FACTOR,
+        request_timeout: float = REQUEST_TIMEOUT,
+        max_pages: int | None = None,
     ) -> list[DltResource]:
+        key = checked_key(f"sources.{name}.api_key", api_key)
+        if max_pages is not None and max_pages < 1:
+            raise SettingError(f"sources.{name}.max_pages: {max_pages} is too small (minimum 1)")
+        if not request_timeout > 0:
+            raise SettingError(f"sources.{name}.request_timeout: {request_timeout} is not more than 0")
         config = rest_api_config(
             base_url=base_url,
-            auth={**auth, key_field: api_key},
+            auth={**auth, key_field: key},
             resources=resources,
-            session=retrying_session(max_attempts=max_attempts, backoff_factor=backoff_factor),
+            session=retrying_session(
+                max_attempts=max_attempts, backoff_factor=backoff_factor, request_timeout=request_timeout
+            ),
+            max_pages=max_pages,
         )
         return rest_api_resources(config)
 

@@ -4,7 +4,6 @@ session they really use. No network."""
 from __future__ import annotations
 
 import ast
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -14,18 +13,17 @@ from dlt.sources.helpers.rest_client.paginators import OffsetPaginator, SinglePa
 from dlt.sources.rest_api.config_setup import create_paginator
 from requests import Request, Response
 
-from dlt_sources import MODULES, SOURCES, OffsetIgnoredError, ReceivedCountOffsetPaginator
-from dlt_sources._rest import RECEIVED_OFFSET, endpoint_paginator, rest_api_config, retrying_session
+from dlt_sources import MODULES, SOURCES, ReceivedCountOffsetPaginator
+from dlt_sources._http import retrying_session
+from dlt_sources._rest import RECEIVED_OFFSET, endpoint_paginator, rest_api_config
 
-# CI clones the repository with shared/ beside it; the seed documents live there.
-SEEDS = Path(os.environ.get("SEEDS_DIR", Path(__file__).resolve().parents[2] / "shared" / "seeds"))
+# The seed documents, copied into the repository so that a plain clone runs this test.
+SEEDS = Path(__file__).resolve().parent / "fixtures" / "seeds"
 
 
 def document_config(module: Any) -> dict[str, Any]:
     """The rest_api_source({...}) literal of a seed document, with the secret replaced by a marker."""
     path = SEEDS / module.DOCUMENT
-    if not path.exists():
-        pytest.skip(f"seed document {path} not available (set SEEDS_DIR)")
     code = re.search(r"```python\n(.*?)```", path.read_text(), re.S)
     assert code, f"{path} has no python block"
     literal = code.group(1).split("rest_api_source(", 1)[1].rsplit(")", 1)[0]
@@ -90,7 +88,7 @@ def test_built_source_uses_loss_free_paginator(api: str) -> None:
         assert resource.write_disposition == "merge"
         assert resource.compute_table_schema()["columns"]["id"]["primary_key"] is True
         # The paginator dlt's rest_api builds from our config for this resource.
-        paginator = create_paginator(endpoint_paginator(row))  # type: ignore[arg-type]
+        paginator = create_paginator(endpoint_paginator(row))
         if row.paginated:
             assert isinstance(paginator, ReceivedCountOffsetPaginator)
             assert paginator.limit == row.page_size
@@ -137,12 +135,3 @@ def test_paginator_advances_by_received_and_stops_on_empty_page() -> None:
     assert request.params == {"from": 40, "size": 100} and paginator.has_next_page  # short page: go on
     paginator.update_state(_response("http://api/v1/tasks?from=40"), [])
     assert not paginator.has_next_page
-
-
-def test_paginator_stops_a_server_that_ignores_the_offset() -> None:
-    paginator = ReceivedCountOffsetPaginator(limit=2, offset_param="offset", limit_param="limit")
-    paginator.init_request(Request("GET", "http://api/v1/tasks"))
-    page = [{"id": 1}, {"id": 2}]
-    paginator.update_state(_response("http://api/v1/tasks?offset=0"), page)
-    with pytest.raises(OffsetIgnoredError, match="ignores the 'offset' parameter"):
-        paginator.update_state(_response("http://api/v1/tasks?offset=2"), list(page))

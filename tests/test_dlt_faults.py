@@ -4,39 +4,32 @@ small backoff factor; one test keeps the documents' factor 2 to show it is reall
 
 from __future__ import annotations
 
-import time
+import itertools
 from typing import Any
 
 import pytest
 from requests import HTTPError
 
+import api_sandbox
+from api_sandbox import Fault
 from dlt_sources import SOURCES, EnvelopeError
-from dlt_sources.__main__ import describe_error
-from dlt_sources._rest import rest_api_config, retrying_session
+from dlt_sources.__main__ import describe_error, exception_chain
+from dlt_sources._http import retrying_session
+from dlt_sources._rest import rest_api_config
 from dlt_sources.crm import AUTH as CRM_AUTH
 from dlt_sources.crm import RESOURCES as CRM_RESOURCES
+from dlt_sources.testing import FAST, SANDBOX_KEY, extract
 
-api_sandbox = pytest.importorskip("api_sandbox")
-Fault = api_sandbox.Fault
-
-KEY = "sandbox-key"
-FAST = 0.05  # backoff factor for tests: waits 0.05 s, 0.1 s, 0.2 s instead of 2 s, 4 s, 8 s
-
-
-def extract(api: str, base_url: str, *resources: str, **kwargs: Any) -> dict[str, list[Any]]:
-    """Run the source's resources in memory (no destination) and return the ids per resource."""
-    kwargs.setdefault("backoff_factor", FAST)
-    source = SOURCES[api](api_key=KEY, base_url=base_url, **kwargs)
-    if resources:
-        source = source.with_resources(*resources)
-    ids: dict[str, list[Any]] = {name: [] for name in source.selected_resources}
-    for name, resource in source.selected_resources.items():
-        ids[name] = [record["id"] for record in resource]
-    return ids
+KEY = SANDBOX_KEY
 
 
 def api_requests(sb: Any, path: str) -> list[dict[str, Any]]:
     return [r for r in sb.request_log() if r["path"] == path]
+
+
+def gaps(requests: list[dict[str, Any]]) -> list[float]:
+    """Seconds between consecutive requests, by the server's clock."""
+    return [b["time"] - a["time"] for a, b in itertools.pairwise(requests)]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -106,7 +99,7 @@ def test_missing_selector_fails_loudly(api: str, resource: str, path: str, varia
         assert f"resource {resource!r}" in line
         assert f"{sb.base_url}{path.removeprefix('/v2')}" in line  # the URL, query string included
         assert "refusing to load zero rows" in line
-        assert any(isinstance(e, EnvelopeError) for e in _chain(caught.value))
+        assert any(isinstance(e, EnvelopeError) for e in exception_chain(caught.value))
         assert len(api_requests(sb, path)) == 1  # not retried: a wrong envelope is not transient
 
 
@@ -161,7 +154,7 @@ def test_other_statuses_are_not_retried(status: int) -> None:
         with pytest.raises(Exception) as caught:
             extract("crm", sb.base_url, "persons")
         assert len(api_requests(sb, "/v1/persons")) == 1
-        http = [e for e in _chain(caught.value) if isinstance(e, HTTPError)]
+        http = [e for e in exception_chain(caught.value) if isinstance(e, HTTPError)]
         assert http and http[0].response.status_code == status
         assert "(not retried)" in describe_error(caught.value, "crm")
 
@@ -169,12 +162,11 @@ def test_other_statuses_are_not_retried(status: int) -> None:
 def test_429_retry_after_is_honoured() -> None:
     with api_sandbox.run_sandbox("crm", records=30) as sb:
         sb.add_fault(Fault(status=429, retry_after="1", path="/v1/tasks", count=1))
-        started = time.monotonic()
         ids = extract("crm", sb.base_url, "tasks", backoff_factor=0.01)  # backoff alone: 0.01 s
-        elapsed = time.monotonic() - started
         assert ids["tasks"] == sb.truth("tasks")
-        assert elapsed >= 1.0, "Retry-After: 1 was not honoured"
-        assert elapsed < 5.0
+        requests = api_requests(sb, "/v1/tasks")
+    assert [r["status"] for r in requests] == [429, 200, 200, 200]
+    assert 1.0 <= gaps(requests)[0] < 4.0, "Retry-After: 1 was not honoured"
 
 
 def test_503s_and_429_together_nothing_lost() -> None:
@@ -186,21 +178,19 @@ def test_503s_and_429_together_nothing_lost() -> None:
         ids = extract("crm", sb.base_url, "tasks", "contacts", "persons")
         for name, got in ids.items():
             assert got == sb.truth(name), name
+        tasks, contacts = api_requests(sb, "/v1/tasks"), api_requests(sb, "/v1/contacts")
+    assert [r["status"] for r in tasks] == [503, 503, 503, 200, 200, 200, 200]  # both faults fired
+    assert [r["status"] for r in contacts] == [200, 429, 200, 200, 200]
+    assert gaps(contacts)[1] >= 1.0  # the 429's Retry-After: 1
 
 
 def test_default_backoff_factor_2_is_in_effect() -> None:
     """One 503 with the documents' factor 2 (no override): the single retry waits 2 s."""
     with api_sandbox.run_sandbox("crm", records=5) as sb:
         sb.add_fault(Fault(status=503, path="/v1/persons", count=1))
-        started = time.monotonic()
         source = SOURCES["crm"](api_key=KEY, base_url=sb.base_url)  # defaults: 4 attempts, factor 2
         got = [r["id"] for r in source.with_resources("persons").resources["persons"]]
-        elapsed = time.monotonic() - started
         assert got == sb.truth("persons")
-        assert 2.0 <= elapsed < 4.0
-
-
-def _chain(exc: BaseException) -> list[BaseException]:
-    from dlt_sources.__main__ import _chain as chain
-
-    return list(chain(exc))
+        requests = api_requests(sb, "/v1/persons")
+    assert [r["status"] for r in requests] == [503, 200]
+    assert 2.0 <= gaps(requests)[0] < 4.0

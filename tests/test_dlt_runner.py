@@ -3,33 +3,14 @@ per-table rows at the end, one line and a non-zero exit on error."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import pytest
 
-api_sandbox = pytest.importorskip("api_sandbox")
-Fault = api_sandbox.Fault
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def run_cli(
-    *args: str, env: dict[str, str] | None = None, cwd: Path = REPO
-) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "RUNTIME__"))}
-    return subprocess.run(
-        [sys.executable, "-m", "dlt_sources", *args],
-        cwd=cwd,
-        env={**base, "PYTHONPATH": str(REPO), **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+import api_sandbox
+from api_sandbox import Fault
+from dlt_sources.testing import run_cli
 
 
 def out_args(tmp_path: Path, api: str) -> list[str]:
@@ -79,7 +60,10 @@ def test_wrong_key_is_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("error: resource 'jobs': HTTP 401 from http://127.0.0.1:")
-    assert line.endswith("(not retried)")
+    assert line.endswith(
+        '(not retried): {"error": "unauthorized", "message": "missing or invalid API key"}. '
+        "Check the API key (SOURCES__PROJECTS__API_KEY): the API refused it."
+    )
 
 
 def test_wrong_envelope_is_one_line_naming_resource_and_url(tmp_path: Path) -> None:

@@ -1,0 +1,159 @@
+"""The HTTP side every dlt source shares: the documents' retry policy, a total deadline per response,
+and redirects only within the API's origin.
+
+* dlt retries 429 and *every* 5xx, with its own attempt count and backoff read from ``[runtime]``
+  when the session is built. ``retrying_session`` builds the session itself with exactly the
+  documents' policy, so nothing read later can change it.
+* requests' ``timeout`` bounds each socket read, not the response: a server trickling a byte a second
+  holds a request for ever. ``GuardedAdapter`` shuts the connection when the whole response has not
+  arrived within ``request_timeout`` (connect to last byte) and raises ``DeadlineExceeded``, a read
+  timeout, which the retry policy retries.
+* requests follows a redirect to any host and strips only ``Authorization`` on the way: a custom
+  header such as ``X-API-KEY`` (and on an https -> http downgrade to the same host, any header)
+  travels with it. ``GuardedAdapter`` refuses a redirect to another scheme, host or port with
+  ``RedirectRefusedError``; within the origin requests follows it, key included.
+
+Both live in the transport adapter, so they hold for every request and every redirect hop, whoever
+sends it (dlt's client through the retrying session, or requests' redirect handling).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import threading
+import time
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from dlt.sources.helpers.requests import Client, Session
+from dlt.sources.helpers.rest_client.redaction import sanitize_url
+from requests import PreparedRequest, Response
+from requests.adapters import HTTPAdapter
+
+import keyguard
+from dlt_sources._errors import DeadlineExceeded, RedirectRefusedError
+
+log = logging.getLogger("dlt_sources")
+
+# The documents' retry policy: "retry on 429, 500, 502, 503, 504; max retries 3; backoff factor 2".
+RETRY_STATUSES: tuple[int, ...] = (429, 500, 502, 503, 504)
+MAX_ATTEMPTS = 4  # dlt counts attempts: the first try plus 3 retries
+BACKOFF_FACTOR = 2.0  # tenacity wait_exponential(multiplier=2): waits 2 s, 4 s, 8 s
+MAX_RETRY_DELAY = 300.0  # dlt's default cap, applies to Retry-After as well
+REQUEST_TIMEOUT = 60.0  # seconds for a whole response, connect to last byte (dlt's default value)
+MAX_REDIRECTS = 10  # within the origin (requests' own default is 30)
+
+
+def safe_url(url: str) -> str:
+    """A URL fit for a printed line: secret-looking query values and every form of the key masked."""
+    return keyguard.redactor()(sanitize_url(url))
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """Scheme, host and port: what a redirect must keep for the key to travel with it."""
+    parts = urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.scheme, (parts.hostname or "").lower(), port
+
+
+class GuardedAdapter(HTTPAdapter):
+    """Every response whole within ``request_timeout``, and no redirect out of the request's origin."""
+
+    def __init__(self, request_timeout: float = REQUEST_TIMEOUT, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.request_timeout = request_timeout
+
+    def send(
+        self,
+        request: PreparedRequest,
+        stream: bool = False,
+        timeout: Any = None,
+        verify: bool | str = True,
+        cert: Any = None,
+        proxies: Any = None,
+    ) -> Response:
+        deadline = time.monotonic() + self.request_timeout
+        response = super().send(
+            request, stream=True, timeout=self.request_timeout, verify=verify, cert=cert, proxies=proxies
+        )
+        if response.is_redirect:
+            self._refuse_foreign(request, response)
+        self._read_by(response, deadline)
+        return response
+
+    @staticmethod
+    def _refuse_foreign(request: PreparedRequest, response: Response) -> None:
+        url = request.url or ""
+        target = urljoin(url, response.headers["Location"])
+        if origin(target) == origin(url):
+            return
+        response.close()
+        scheme, host, port = origin(url)
+        raise RedirectRefusedError(
+            f"GET {safe_url(url)}: HTTP {response.status_code} redirects to {safe_url(target)}, outside the "
+            f"API's origin ({scheme}://{host}:{port}): refused, so the key does not leave it (if the API "
+            "has moved, set base_url)"
+        )
+
+    def _read_by(self, response: Response, deadline: float) -> None:
+        """Read the body by ``deadline``; past it the connection is shut and the attempt fails as a
+        read timeout does."""
+        expired = threading.Event()
+
+        def cut() -> None:
+            expired.set()
+            sock = getattr(getattr(response.raw, "connection", None), "sock", None)
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+        timer = threading.Timer(max(0.0, deadline - time.monotonic()), cut)
+        timer.daemon = True
+        timer.start()
+        try:
+            response.content  # noqa: B018 (reads the body)
+        except Exception:
+            if not expired.is_set():
+                raise
+            response.close()
+            message = (
+                f"the response from {safe_url(response.url or '')} took longer than request_timeout "
+                f"({self.request_timeout:g} s) from connect to last byte"
+            )
+            log.warning("%s", message)
+            raise DeadlineExceeded(message, request=response.request) from None
+        finally:
+            timer.cancel()
+
+
+def retrying_session(
+    max_attempts: int = MAX_ATTEMPTS,
+    backoff_factor: float = BACKOFF_FACTOR,
+    max_retry_delay: float = MAX_RETRY_DELAY,
+    request_timeout: float = REQUEST_TIMEOUT,
+) -> Session:
+    """A requests session whose ``send`` retries exactly ``RETRY_STATUSES`` (plus dropped
+    connections and timeouts, dlt's default, the deadline included) with the documents' attempt
+    count and backoff, honouring ``Retry-After``; every response through ``GuardedAdapter``.
+
+    Built here, explicitly, because dlt's ``RESTClient`` otherwise builds its own session
+    retrying every 5xx with attempts and backoff read from ``[runtime]`` at construction time.
+    Arguments passed explicitly win over dlt's config injection into ``Client``.
+    """
+    client = Client(
+        request_timeout=request_timeout,
+        raise_for_status=False,  # rest_api raises through its response hooks, after our checks
+        status_codes=RETRY_STATUSES,
+        request_max_attempts=max_attempts,
+        request_backoff_factor=backoff_factor,
+        request_max_retry_delay=max_retry_delay,
+        respect_retry_after_header=True,
+    )
+    session = client.session
+    adapter = GuardedAdapter(request_timeout)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.max_redirects = MAX_REDIRECTS
+    return session

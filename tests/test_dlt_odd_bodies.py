@@ -1,0 +1,106 @@
+"""Issue 17 for the dlt variant (beside tests/test_odd_bodies.py for the taps), over real HTTP. dlt reads
+bodies with requests: a byte order mark, a declared charset, one invalid byte (silently U+FFFD, no
+warning) and a 10 MB record arrive whole; a two-record listing whose offsets count pages is read and
+ends. What it does with numbers, recorded as it is: a number with more digits than a double holds is
+rounded to a double; an integer beyond 64 bits, on which dlt's writers fail the whole load, stops the
+resource with one line naming it, the URL, the record and the field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from api_sandbox import run_sandbox
+from dlt_sources.__main__ import describe_error
+from dlt_sources.testing import extract, extract_records
+
+# api -> (a paginated resource, its served path, a number field of it)
+APIS = {
+    "crm": ("opportunities", "/v1/opportunities", "amount"),
+    "projects": ("jobs", "/v1/jobs", "estimated_value"),
+    "leads": ("leads", "/v2/leads", "value"),
+}
+
+
+def requests_to(sb: Any, path: str) -> list[dict[str, Any]]:
+    return [r for r in sb.request_log() if r["path"] == path]
+
+
+@pytest.mark.parametrize("api", sorted(APIS))
+def test_a_byte_order_mark_is_read(api: str) -> None:
+    resource, path, _ = APIS[api]
+    with run_sandbox(api, records=45, max_page_size=20, faults=[f"bom,path={path}"]) as sb:
+        assert extract(api, sb.base_url, resource)[resource] == sb.truth(resource)
+        assert {r["fault"] for r in requests_to(sb, path)} == {"bom"}
+
+
+@pytest.mark.parametrize("charset", ["utf-16", "iso-8859-1", "windows-1252"])
+def test_a_declared_charset_is_honoured(charset: str) -> None:
+    with run_sandbox("projects", records=30, faults=[f"charset,path=/v1/jobs,charset={charset}"]) as sb:
+        assert extract_records("projects", sb.base_url, "jobs")["jobs"] == sb.records("jobs")
+        assert {r["fault"] for r in requests_to(sb, "/v1/jobs")} == {"charset"}
+
+
+@pytest.mark.parametrize("api", sorted(APIS))
+def test_one_invalid_byte_keeps_the_record_with_a_replacement_character(api: str) -> None:
+    resource, path, _ = APIS[api]
+    with run_sandbox(api, records=45, faults=[f"bad_byte,path={path},index=3,on=1"]) as sb:
+        got = extract_records(api, sb.base_url, resource)[resource]
+        served = sb.records(resource)
+    assert [r["id"] for r in got] == [r["id"] for r in served]
+    replaced = [k for k, v in got[3].items() if v != served[3][k]]
+    assert len(replaced) == 1 and got[3][replaced[0]] == "\ufffd" + served[3][replaced[0]][1:]
+
+
+def test_a_ten_megabyte_record() -> None:
+    with run_sandbox("leads", records=25, faults=["huge,path=/v2/leads,index=2,on=1"]) as sb:
+        got = extract_records("leads", sb.base_url, "leads")["leads"]
+        assert [r["id"] for r in got] == sb.truth("leads")
+    assert len(str(got[2])) > 9_000_000
+
+
+@pytest.mark.parametrize("api", sorted(APIS))
+def test_a_long_number_is_rounded_to_a_double(api: str) -> None:
+    resource, path, field = APIS[api]
+    with run_sandbox(
+        api, records=30, faults=[f"field,path={path},name={field},value=1234567890.123456789"]
+    ) as sb:
+        got = extract_records(api, sb.base_url, resource)[resource]
+        assert [r["id"] for r in got] == sb.truth(resource)
+    # requests parses JSON numbers as floats: the digits beyond a double's are lost, without a word.
+    assert {r[field] for r in got} == {1234567890.1234567}
+    assert repr(got[0][field]) == "1234567890.1234567"
+
+
+@pytest.mark.parametrize("value", ["18446744073709551621", "9223372036854775808", "-9223372036854775809"])
+def test_an_id_beyond_64_bits_stops_the_resource_with_one_clear_line(value: str) -> None:
+    with (
+        run_sandbox(
+            "crm", records=30, faults=[f"field,path=/v1/tasks,name=id,value={value},index=1,on=2"]
+        ) as sb,
+        pytest.raises(Exception) as caught,
+    ):
+        extract("crm", sb.base_url, "tasks")
+    assert describe_error(caught.value, "crm") == (
+        f"error: resource 'tasks': the response from {sb.base_url}/v1/tasks?offset=20&limit=20 holds "
+        f"{value} in record 1 at 'id', an integer beyond 64 bits, which dlt cannot load (its writers fail "
+        "the whole load on it)"
+    )
+
+
+def test_the_widest_64_bit_integers_pass() -> None:
+    faults = [
+        "field,path=/v1/tasks,name=id,value=9223372036854775807,index=1,on=1",
+        "field,path=/v1/tasks,name=owner_id,value=-9223372036854775808,index=2,on=2",  # one fault a request
+    ]
+    with run_sandbox("crm", records=30, faults=faults) as sb:
+        got = extract_records("crm", sb.base_url, "tasks")["tasks"]
+    assert got[1]["id"] == 2**63 - 1 and got[22]["owner_id"] == -(2**63)
+
+
+def test_offsets_that_count_pages_two_records_are_read_and_the_listing_ends() -> None:
+    # Offset 0 is page 0 (both records); the next offset, 2, is page 2: empty, the end.
+    with run_sandbox("crm", records=2, faults=["page_offsets,path=/v1/tasks"]) as sb:
+        assert extract("crm", sb.base_url, "tasks")["tasks"] == sb.truth("tasks")
+        assert [r["query"]["offset"] for r in requests_to(sb, "/v1/tasks")] == ["0", "2"]
