@@ -39,6 +39,8 @@ import orjson
 from tapkit.errors import PaginationError
 
 MAX_RESTARTS = 3
+# Pages during which records a move put out of sight are still recognised when they come again.
+AHEAD_PAGES = 2
 # Requests in a row that brought no record to write. Looking back from offset N takes at most
 # log2(N / page) + 1 requests before it finds its place or starts over, so 32 is ample for any
 # listing that behaves, and a bound for one that does not.
@@ -128,6 +130,11 @@ class OffsetPaginator:
         self._no_progress = 0
         self._stale_pages = 0
         self._stale_records = 0
+        # Records written before that a page did not show after the record it was found at: deleted,
+        # or pushed further on by records inserted before them. Should they come in the next pages,
+        # they are the same records (same id, same content), so they are not written again.
+        self._ahead: set[tuple[t.Any, str | None]] = set()
+        self._ahead_pages = 0
         self._fingerprints: set[int] = set()
         self._older_fingerprints: set[int] = set()
 
@@ -165,6 +172,8 @@ class OffsetPaginator:
                 self._progress(offset, [])
                 return Accepted([], self.resume_state)
             new = after
+        if self._ahead:
+            new = self._not_ahead(new)
         if self.overlap and new:
             self.tail.extend(new[-self.page_size :])
         self.offset = self._next_offset()
@@ -176,6 +185,20 @@ class OffsetPaginator:
             self._size_honoured = True
         self.reached = offset + received
         self.finished = received == 0 or (received < self.page_size and self._size_honoured)
+
+    def _not_ahead(self, new: list[dict]) -> list[dict]:
+        """``new`` without the records written before that a move had put out of sight (see _ahead)."""
+        kept = []
+        for record in new:
+            seen = (_hashable(self.key(record)), record_digest(record))
+            if seen in self._ahead:
+                self._ahead.discard(seen)
+            else:
+                kept.append(record)
+        self._ahead_pages -= 1
+        if self._ahead_pages <= 0:
+            self._ahead.clear()
+        return kept
 
     @property
     def resume_state(self) -> dict[str, t.Any]:
@@ -242,8 +265,15 @@ class OffsetPaginator:
                 f"at offset {offset + index}, was at {expected} ({moved:+d})"
             )
             if gone:
-                message += f"; the {gone} records written after it are no longer after it"
+                message += (
+                    f"; the {gone} records written after it are not in this page (deleted, or moved further "
+                    "on: if they come again they are not written twice)"
+                )
             self._events(f"{message}; continuing after it")
+        if gone:
+            tail = list(self.tail)
+            self._ahead.update((_hashable(self._key_of(x)), self._digest_of(x)) for x in tail[-gone:])
+            self._ahead_pages = AHEAD_PAGES
         self._lookback = 0
         new = records[index + 1 :]
         self.reached = offset + len(records)
@@ -308,11 +338,14 @@ class OffsetPaginator:
         last page accepted. Full pages in a row that bring nothing not written before mean the
         listing cycles: the stream ends instead of going round for ever."""
         current, older = self._fingerprints, self._older_fingerprints
-        unseen = 0
+        written = unseen = 0
         for fingerprint in fingerprints:
+            written += 1
             if fingerprint not in current and fingerprint not in older:
                 unseen += 1
                 current.add(fingerprint)
+        if not written:
+            return  # a page that wrote nothing (a look-back): NO_PROGRESS_LIMIT counts those
         if len(current) >= FINGERPRINT_GENERATION:
             self._older_fingerprints, self._fingerprints = current, set()
         full = self.received >= min(self.page_size, max(self._longest, 1))

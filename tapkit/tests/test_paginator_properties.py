@@ -235,3 +235,32 @@ def test_an_anchor_without_digest_still_matches_by_key():
     records = [{"id": i, "v": i} for i in range(40)]
     paginator = OffsetPaginator(20, start=20, overlap=1, anchors=[Known(19, None)])
     assert paginator.accept(19, records[19:39]).records == records[20:39]
+
+
+def test_a_record_pushed_out_of_the_page_is_not_written_twice():
+    # Pages in flight see the data at different moments: the look-back page ends before the last record
+    # written (records were inserted before it), so that record looks gone; it comes again next page.
+    rec = {i: {"id": i, "v": i} for i in range(40)}
+    new = {n: {"id": n, "v": n} for n in (81, 82, 83)}
+    paginator = OffsetPaginator(10, overlap=1)
+    written = paginator.accept(0, [rec[i] for i in range(10)]).records
+    # 3 and 6 deleted: record 9 is now at offset 7, the page at 9 holds neither 9 nor 8
+    assert paginator.accept(9, [rec[i] for i in range(11, 21)]).records == []
+    assert paginator.offset == 0  # looking back
+    # meanwhile 81, 82, 83 were inserted after 8: the look-back page ends before 9
+    page = [rec[0], rec[1], rec[2], rec[4], rec[5], rec[7], rec[8], new[81], new[82], new[83]]
+    written += paginator.accept(0, page).records
+    page = [new[83], *(rec[i] for i in range(9, 18))]
+    written += paginator.accept(paginator.offset, page).records
+    ids = [r["id"] for r in written]
+    assert ids == [*range(10), 81, 82, 83, *range(10, 18)]  # 9 once, nothing lost
+
+
+def test_pages_that_write_nothing_are_not_taken_for_a_cycle():
+    # Look-back pages write nothing: they must not count as "full pages of records already written".
+    paginator = OffsetPaginator(10, overlap=1)
+    for _ in range(10):
+        paginator.note_written([])  # would raise after 3 if counted (with 100 records' worth)
+    paginator.received = 10
+    for _ in range(10):
+        paginator.note_written([])
