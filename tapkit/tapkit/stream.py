@@ -243,7 +243,7 @@ class OffsetStream(RESTStream[int]):
                 raise ResponseError(
                     f"{self._describe(first)}: HTTP {response.status_code} redirects to "
                     f"{redact_url(target, self.redact)}, outside the API's origin "
-                    f"({'://'.join(map(str, origin(first.url or '')[:2]))}): refused, so the key does not "
+                    f"({'{}://{}:{}'.format(*origin(first.url or ''))}): refused, so the key does not "
                     "leave it (if the API has moved, set base_url)"
                 )
             hops += 1
