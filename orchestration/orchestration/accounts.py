@@ -33,6 +33,9 @@ ENV_VAR = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 ACCOUNT_FIELDS = {"name", "api_key_env", "schema", "base_url"}
 API_FIELDS = {"accounts", "max_parallel"}
 DEFAULT_MAX_PARALLEL = 4
+# Tags on every run of one account: the run queue allows one run per account (per key) at a time.
+ACCOUNT_TAG = "rest-taps/account"
+API_TAG = "rest-taps/api"
 
 
 class AccountsError(ValueError):

@@ -23,7 +23,7 @@ from dagster import (
     define_asset_job,
     schedule,
 )
-from orchestration.accounts import Api, load_accounts
+from orchestration.accounts import ACCOUNT_TAG, API_TAG, Api, load_accounts
 from orchestration.meltano_assets import MeltanoResource, meltano_assets, partitions_for
 from orchestration.settings import Settings
 
@@ -31,8 +31,6 @@ if TYPE_CHECKING:
     from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 DAILY_AT = "0 3 * * *"  # 03:00 in the schedule's timezone (UTC unless set)
-ACCOUNT_TAG = "rest-taps/account"
-API_TAG = "rest-taps/api"
 
 
 def account_tags(api: str, account: str) -> dict[str, str]:
@@ -43,7 +41,6 @@ def accounts_job(api: Api, assets: AssetsDefinition) -> UnresolvedAssetJobDefini
     return define_asset_job(
         f"{api.name}_accounts",
         selection=[assets],
-        partitions_def=partitions_for(api),
         config=PartitionedConfig(
             partitions_def=partitions_for(api),
             run_config_for_partition_key_fn=lambda key: {},

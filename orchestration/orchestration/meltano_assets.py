@@ -96,6 +96,7 @@ class MeltanoResource(ConfigurableResource):  # type: ignore[type-arg]
         state_id = self.state_id(account)
         extras: dict[str, Any] = {
             "extractor": account.extractor,
+            "executable": f"tap-{account.api}",
             "loader": self.loader,
             "full_refresh": self.full_refresh,
             "state_id": state_id,

@@ -11,15 +11,19 @@ Started by the code location (`python -m orchestration.pipes_meltano`) inside a 
   succeeded, reports one materialization per stream asset with that count as metadata;
 - when it failed, reports the plugin's own one-line error (e.g. the tap's `tap-crm: stream 'tasks': GET
   ...: HTTP 401 ...`) as a custom message and exits with Meltano's exit status;
-- SIGINT or SIGTERM (Dagster terminating the run) is passed on to Meltano as SIGTERM, so the tap writes
-  the state of the pages it finished and Meltano stores it before exiting.
+- SIGINT or SIGTERM (Dagster terminating the run, a pod being evicted) stops the *tap* with SIGTERM: it
+  writes the state of the pages it finished and exits; the loader then sees the end of its input, loads
+  what it holds and emits that state, and Meltano stores it. (SIGTERM to Meltano itself ends tap and
+  loader at once, and a loader that had not flushed loses the state it held: singer-sdk loaders emit
+  state only when they drain all their sinks, at the end or every 5 minutes.)
 
-Extras from the Dagster side: `extractor`, `loader`, `full_refresh`, `assets` ({stream: asset key}),
-`state_id`.
+Extras from the Dagster side: `extractor`, `executable` (the tap's command), `loader`, `full_refresh`,
+`assets` ({stream: asset key}), `state_id`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -90,6 +94,24 @@ class MeltanoLog:
         return ""
 
 
+def stop_tap(meltano_pid: int, executable: str) -> None:
+    """SIGTERM to the tap Meltano started (found by its command), else to Meltano."""
+    import psutil  # Meltano's own dependency
+
+    try:
+        children = psutil.Process(meltano_pid).children(recursive=True)
+    except psutil.Error:
+        return
+    taps = []
+    for child in children:
+        with contextlib.suppress(psutil.Error):
+            if any(Path(part).name == executable for part in child.cmdline()[:2]):
+                taps.append(child)
+    for target in taps or [psutil.Process(meltano_pid)]:
+        with contextlib.suppress(psutil.Error):
+            target.send_signal(signal.SIGTERM)
+
+
 def run(context: PipesContext) -> int:
     extras = context.extras
     argv = [meltano_executable(), "--log-format=json", "run"]
@@ -109,7 +131,7 @@ def run(context: PipesContext) -> int:
 
     def forward(signum: int, frame: object) -> None:
         if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
+            stop_tap(proc.pid, extras["executable"])
 
     signal.signal(signal.SIGINT, forward)
     signal.signal(signal.SIGTERM, forward)
