@@ -303,3 +303,45 @@ def test_killed_run_resumes_from_shared_state_on_the_rerun(deployment: Deploymen
         os.environ.pop("TAP_CRM__ACME_MAX_CONCURRENCY", None)
         deployment.sandboxes[label] = old
         sandbox.stop()
+
+
+def test_dlt_variant_loads_an_account_partition_and_keeps_its_key_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dlt code location: one partition of the leads dlt_assets into that account's DuckDB file."""
+    import duckdb
+    from dagster import materialize
+
+    from orchestration.dlt_definitions import build_dlt_definitions
+    from orchestration.settings import Settings
+
+    key = f"k12-dlt-{uuid.uuid4().hex}"
+    sandbox = SandboxProcess("leads", key, 7, RECORDS)
+    try:
+        accounts = tmp_path / "accounts.yml"
+        accounts.write_text(yaml.safe_dump({"apis": {"leads": {"accounts": [
+            {"name": "acme", "api_key_env": "T12_DLT_LEADS_KEY"}]}}}))  # fmt: skip
+        monkeypatch.setenv("T12_DLT_LEADS_KEY", key)
+        monkeypatch.setenv("TAP_LEADS__ACME_BASE_URL", sandbox.base_url)
+        monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
+        settings = Settings(accounts, tmp_path, "duckdb", tmp_path / "duckdb", "target-postgres")
+        defs = build_dlt_definitions(settings)
+        with instance_for_test(temp_dir=str(tmp_path)) as instance:
+            result = materialize(
+                defs.assets, partition_key="acme", resources=dict(defs.resources), instance=instance  # type: ignore[arg-type]
+            )
+            assert result.success
+            logs = "".join(serialize_value(e) for e in instance.all_logs(result.run_id))
+        assert key not in logs
+        keys = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+        truth = sandbox.truth()
+        assert keys == {f"dlt/leads/{name}" for name in truth}
+        con = duckdb.connect(str(tmp_path / "duckdb" / "dlt_leads_acme.duckdb"), read_only=True)
+        try:
+            for name, ids in truth.items():
+                loaded = sorted(r[0] for r in con.execute(f'SELECT id FROM leads_acme_dlt."{name}"').fetchall())
+                assert loaded == sorted(ids), name
+        finally:
+            con.close()
+    finally:
+        sandbox.stop()
