@@ -57,7 +57,10 @@ def clean_env() -> dict[str, str]:
     """This shell's environment without settings that would redirect the demo's runs."""
     env = dict(os.environ)
     for key in list(env):
-        if key.startswith(("TAP_", "TARGET_", "DAGSTER_")) or key in {"MELTANO_DATABASE_URI", "MELTANO_ENVIRONMENT"}:
+        if key.startswith(("TAP_", "TARGET_", "DAGSTER_")) or key in {
+            "MELTANO_DATABASE_URI",
+            "MELTANO_ENVIRONMENT",
+        }:
             del env[key]
     return env
 
@@ -161,8 +164,8 @@ def main(argv: list[str] | None = None) -> int:
         rows = sum(len(ids) for t in truths.values() for ids in t.values())
         say()
         say(
-            f"{len(outcomes)} runs ({len(failed)} failed), {tables} tables, {rows} rows, {mismatches} mismatches, "
-            f"in {time.monotonic() - started:.0f} s"
+            f"{len(outcomes)} runs ({len(failed)} failed), {tables} tables, {rows} rows, "
+            f"{mismatches} mismatches, in {time.monotonic() - started:.0f} s"
         )
         say(f"Warehouse: {dsns['warehouse']} (one schema per account: crm_acme, ...)")
         say(f"Meltano state: {dsns['meltano']} (`meltano state list` with MELTANO_DATABASE_URI set to it)")

@@ -20,10 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pg as pgserver
 import pytest
 import yaml
-
-import pg as pgserver
 from warehouse import postgres_ids, postgres_tables, target_postgres_env
 
 REPO = Path(__file__).resolve().parents[1]
@@ -235,7 +234,9 @@ def test_no_key_in_dagster_logs_event_log_or_metadata(
     places["captured output"] = out + err
     compute_logs = [p for p in places if p.endswith(".err")]
     assert compute_logs, "no compute logs found: the search would prove nothing"
-    assert any("Beginning sync of" in places[p] for p in compute_logs), "meltano's log is not in the compute log"
+    assert any("Beginning sync of" in places[p] for p in compute_logs), (
+        "meltano's log is not in the compute log"
+    )
     for label, key in deployment.keys.items():
         leaked = [where for where, text in places.items() if key in text]
         assert not leaked, f"the key of {label} appears in {leaked}"
@@ -276,11 +277,18 @@ def test_killed_run_resumes_from_shared_state_on_the_rerun(deployment: Deploymen
         )
         log = tmp_path / "worker.log"
         with open(log, "wb") as out:
-            worker = subprocess.Popen([sys.executable, "-c", script], cwd=REPO,
-                                      env={**os.environ, "PYTHONPATH": str(REPO / "tests")}, stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+            worker = subprocess.Popen(
+                [sys.executable, "-c", script],
+                cwd=REPO,
+                env={**os.environ, "PYTHONPATH": str(REPO / "tests")},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + 300
         while sum(r["path"] == "/v1/tasks" for r in sandbox.request_log()) < 8:
-            assert worker.poll() is None, f"the run ended before it could be stopped: {log.read_text()[-3000:]}"
+            assert worker.poll() is None, (
+                f"the run ended before it could be stopped: {log.read_text()[-3000:]}"
+            )
             assert time.monotonic() < deadline, "the sync never got to its 8th page of tasks"
             time.sleep(0.1)
         worker.send_signal(signal.SIGTERM)
@@ -310,7 +318,7 @@ def test_dlt_variant_loads_an_account_partition_and_keeps_its_key_out(
 ) -> None:
     """The dlt code location: one partition of the leads dlt_assets into that account's DuckDB file."""
     import duckdb
-    from dagster import materialize
+    from dagster import AssetsDefinition, materialize
 
     from orchestration.dlt_definitions import build_dlt_definitions
     from orchestration.settings import Settings
@@ -327,19 +335,24 @@ def test_dlt_variant_loads_an_account_partition_and_keeps_its_key_out(
         settings = Settings(accounts, tmp_path, "duckdb", tmp_path / "duckdb", "target-postgres")
         defs = build_dlt_definitions(settings)
         with instance_for_test(temp_dir=str(tmp_path)) as instance:
-            result = materialize(
-                defs.assets, partition_key="acme", resources=dict(defs.resources), instance=instance  # type: ignore[arg-type]
-            )
+            assets = [a for a in defs.assets or [] if isinstance(a, AssetsDefinition)]
+            result = materialize(assets, partition_key="acme", resources=defs.resources, instance=instance)
             assert result.success
             logs = "".join(serialize_value(e) for e in instance.all_logs(result.run_id))
         assert key not in logs
-        keys = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+        keys = {
+            str(e.asset_key.to_user_string())
+            for e in result.get_asset_materialization_events()
+            if e.asset_key
+        }
         truth = sandbox.truth()
         assert keys == {f"dlt/leads/{name}" for name in truth}
         con = duckdb.connect(str(tmp_path / "duckdb" / "dlt_leads_acme.duckdb"), read_only=True)
         try:
             for name, ids in truth.items():
-                loaded = sorted(r[0] for r in con.execute(f'SELECT id FROM leads_acme_dlt."{name}"').fetchall())
+                loaded = sorted(
+                    r[0] for r in con.execute(f'SELECT id FROM leads_acme_dlt."{name}"').fetchall()
+                )
                 assert loaded == sorted(ids), name
         finally:
             con.close()

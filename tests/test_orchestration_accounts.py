@@ -62,7 +62,10 @@ def test_drift_names_what_differs(tmp_path: Path) -> None:
         (lambda d: d["apis"].update(erp={"accounts": []}), "apis.erp: unknown API"),
         (lambda d: d["apis"]["crm"]["accounts"][0].update(api_key_env="sk-live-123"), "never the key itself"),
         (lambda d: d["apis"]["crm"]["accounts"][1].update(name="acme"), "accounts[acme]: listed twice"),
-        (lambda d: d["apis"]["crm"]["accounts"][1].update(schema="crm_acme"), "already the schema of crm/acme"),
+        (
+            lambda d: d["apis"]["crm"]["accounts"][1].update(schema="crm_acme"),
+            "already the schema of crm/acme",
+        ),
         (lambda d: d["apis"]["crm"]["accounts"][0].update(base_url="ftp://x"), "is not an http(s) URL"),
         (lambda d: d["apis"]["crm"]["accounts"][0].update(token="x"), "unknown keys ['token']"),
         (lambda d: d["apis"]["crm"].update(max_parallel=0), "max_parallel: expected a positive integer"),

@@ -23,6 +23,7 @@ from dagster import (
     define_asset_job,
     schedule,
 )
+
 from orchestration.accounts import ACCOUNT_TAG, API_TAG, Api, load_accounts
 from orchestration.meltano_assets import MeltanoResource, meltano_assets, partitions_for
 from orchestration.settings import Settings
@@ -59,7 +60,9 @@ def daily_schedule(api: Api, job: UnresolvedAssetJobDefinition) -> ScheduleDefin
         description=f"Every {api.name} account once a day, one run each.",
     )
     def every_account(context: ScheduleEvaluationContext) -> Iterator[RunRequest]:
-        day = context.scheduled_execution_time.strftime("%Y-%m-%d") if context.scheduled_execution_time else ""
+        day = (
+            context.scheduled_execution_time.strftime("%Y-%m-%d") if context.scheduled_execution_time else ""
+        )
         for account in api.accounts:
             yield RunRequest(
                 run_key=f"{api.name}/{account.name}/{day}",

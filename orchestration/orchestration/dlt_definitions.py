@@ -26,7 +26,7 @@ from orchestration.settings import REPO, Settings
 # dlt_sources/ is a directory of the repository, not an installed package: importable from the root.
 if str(REPO) not in sys.path:
     sys.path.append(str(REPO))
-from dlt_sources import MODULES, SOURCES  # noqa: E402
+from dlt_sources import MODULES, SOURCES
 
 
 class AccountTranslator(DagsterDltTranslator):
@@ -53,7 +53,9 @@ def pipeline_for(account: Account, settings: Settings, pipelines_dir: Path) -> d
         destination = dlt.destinations.postgres()
     else:
         settings.duckdb_dir.mkdir(parents=True, exist_ok=True)
-        destination = dlt.destinations.duckdb(credentials=str(settings.duckdb_dir / f"dlt_{account.schema}.duckdb"))
+        destination = dlt.destinations.duckdb(
+            credentials=str(settings.duckdb_dir / f"dlt_{account.schema}.duckdb")
+        )
     return dlt.pipeline(
         pipeline_name=f"dlt_{account.api}_{account.name}",
         pipelines_dir=str(pipelines_dir),

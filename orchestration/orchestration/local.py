@@ -179,13 +179,19 @@ class DagsterDev:
 
     def start(self, timeout: float = 180) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
-        (self.home / "dagster.yaml").write_text(yaml.safe_dump(instance_yaml(self.workers, self.postgres_url)))
+        (self.home / "dagster.yaml").write_text(
+            yaml.safe_dump(instance_yaml(self.workers, self.postgres_url))
+        )
         self.log_path = self.log_path or self.home / "dagster-dev.log"
         log = open(self.log_path, "wb")  # noqa: SIM115 - handed to the child
         argv = [str(BIN / "dagster"), "dev", "-m", "orchestration.definitions"]
         argv += ["-h", "127.0.0.1", "-p", str(self.port)]
         self.proc = subprocess.Popen(
-            argv, env={**self.env, "DAGSTER_HOME": str(self.home)}, stdout=log, stderr=log, start_new_session=True
+            argv,
+            env={**self.env, "DAGSTER_HOME": str(self.home)},
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
         )
         log.close()
         deadline = time.monotonic() + timeout
@@ -195,9 +201,10 @@ class DagsterDev:
             try:
                 with urllib.request.urlopen(f"{self.url}/server_info", timeout=5):
                     break
-            except OSError:
+            except OSError as exc:
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"dagster dev did not answer in {timeout:.0f} s; log: {self.log_path}")
+                    message = f"dagster dev did not answer in {timeout:.0f} s; log: {self.log_path}"
+                    raise RuntimeError(message) from exc
                 time.sleep(0.5)
         self._wait_for_location(deadline)
 
@@ -270,7 +277,9 @@ class DagsterDev:
                         if progress:
                             progress(f"  {account.label:<18} {run.status.value.lower()}")
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"runs still going after {timeout:.0f} s: {len(submitted) - len(finished)}")
+                    raise RuntimeError(
+                        f"runs still going after {timeout:.0f} s: {len(submitted) - len(finished)}"
+                    )
                 time.sleep(0.5)
             outcomes = []
             for run_id, account in submitted.items():
@@ -280,7 +289,9 @@ class DagsterDev:
                     record.end_time - record.start_time if record.end_time and record.start_time else None
                 )
                 outcomes.append(
-                    RunOutcome(account, run_id, record.dagster_run.status.value, seconds, run_error(instance, run_id))
+                    RunOutcome(
+                        account, run_id, record.dagster_run.status.value, seconds, run_error(instance, run_id)
+                    )
                 )
         return outcomes
 

@@ -8,7 +8,7 @@ account's own state id in its system database (`MELTANO_DATABASE_URI`): with Pos
 machine resumes where a run on another stopped.
 """
 
-
+import importlib
 import os
 import re
 import signal
@@ -39,29 +39,26 @@ from orchestration.accounts import Account, Api, MissingKeyError
 from orchestration.settings import DUCKDB_LOADER
 
 # Failures that a retry cannot mend: the key or the configuration is wrong.
-NOT_RETRYABLE = re.compile(r"HTTP 40[13]\b|invalid config|is not set|not known to Meltano|could not find", re.I)
+NOT_RETRYABLE = re.compile(
+    r"HTTP 40[13]\b|invalid config|is not set|not known to Meltano|could not find", re.I
+)
 RETRY_POLICY = RetryPolicy(max_retries=2, delay=30, backoff=Backoff.EXPONENTIAL)
 TERMINATION_TIMEOUT_S = 60
 
 
 def stream_names(api: str) -> list[str]:
     """The tap's streams, in its order (the taps are the source of truth for what they sync)."""
-    if api == "crm":
-        from tap_crm.streams import STREAMS
-    elif api == "projects":
-        from tap_projects.streams import STREAMS
-    elif api == "leads":
-        from tap_leads.streams import STREAMS
-    else:
+    if api not in ("crm", "projects", "leads"):
         raise ValueError(f"unknown API {api!r}")
-    return [str(stream.name) for stream in STREAMS]
+    module = importlib.import_module(f"tap_{api}.streams")
+    return [str(stream.name) for stream in module.STREAMS]
 
 
 def partitions_for(api: Api) -> StaticPartitionsDefinition:
     return StaticPartitionsDefinition([account.name for account in api.accounts])
 
 
-class MeltanoResource(ConfigurableResource):  # type: ignore[type-arg]
+class MeltanoResource(ConfigurableResource):
     """Runs an account's Meltano pipeline through Pipes. Holds paths and names, never a key."""
 
     project_root: str
@@ -137,7 +134,9 @@ class MeltanoResource(ConfigurableResource):  # type: ignore[type-arg]
                 yield result
 
 
-def meltano_assets(api: Api, warehouse: str, retry_policy: RetryPolicy | None = RETRY_POLICY) -> DagsterAssets:
+def meltano_assets(
+    api: Api, warehouse: str, retry_policy: RetryPolicy | None = RETRY_POLICY
+) -> DagsterAssets:
     """The API's streams as one multi-asset, a partition per account, in the API's pool."""
     specs = [
         AssetSpec(

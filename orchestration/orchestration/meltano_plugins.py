@@ -70,7 +70,9 @@ def drift(expected: str, path: Path) -> list[str]:
     if current == expected:
         return []
     try:
-        have = {p["name"]: p for p in (yaml.safe_load(current) or {}).get("plugins", {}).get("extractors", [])}
+        have = {
+            p["name"]: p for p in (yaml.safe_load(current) or {}).get("plugins", {}).get("extractors", [])
+        }
     except (yaml.YAMLError, AttributeError, TypeError, KeyError):
         return [f"{path} is not a plugins file"]
     want = {p["name"]: p for p in yaml.safe_load(expected)["plugins"]["extractors"]}

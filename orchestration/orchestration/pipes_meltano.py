@@ -53,7 +53,7 @@ def readable(event: dict[str, Any]) -> str:
         tags = metric.get("tags") or {}
         stream = f" stream={tags['stream']}" if "stream" in tags else ""
         text = f"metric {metric.get('metric')}={metric.get('value')}{stream}"
-    return f"{event.get('timestamp', '')} {str(event.get('level', 'info')):<7} {who}: {text}"
+    return f"{event.get('timestamp', '')} {event.get('level', 'info')!s:<7} {who}: {text}"
 
 
 class MeltanoLog:
@@ -135,7 +135,9 @@ def run(context: PipesContext) -> int:
 
     signal.signal(signal.SIGINT, forward)
     signal.signal(signal.SIGTERM, forward)
-    context.log.info(f"$ meltano run {extras['extractor']} {extras['loader']} (state id {extras['state_id']})")
+    context.log.info(
+        f"$ meltano run {extras['extractor']} {extras['loader']} (state id {extras['state_id']})"
+    )
     assert proc.stdout is not None
     for raw in proc.stdout:
         line = raw.rstrip("\n")

@@ -7,7 +7,7 @@
 | `REST_TAPS_WAREHOUSE` | `duckdb` | `duckdb` (one file per account) or `postgres` |
 | `REST_TAPS_DUCKDB_DIR` | `output/accounts` in the project | where the per-account DuckDB files go |
 | `REST_TAPS_POSTGRES_LOADER` | `target-postgres` | the Meltano loader for `postgres` |
-| `MELTANO_DATABASE_URI` | Meltano's (SQLite in `.meltano/`) | Meltano's system database: state. PostgreSQL for many machines |
+| `MELTANO_DATABASE_URI` | SQLite in `.meltano/` | Meltano's system database (state); PostgreSQL to share |
 
 The PostgreSQL loader's connection comes from Meltano's own variables (`TARGET_POSTGRES_HOST`, ...);
 the dlt variant's from dlt's (`DESTINATION__POSTGRES__CREDENTIALS`).
