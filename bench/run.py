@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-from bench import e2e
+from bench import e2e, orchestrated
 from bench.procs import (
     API_KEY,
     REPO,
@@ -554,6 +554,7 @@ def machine() -> dict[str, str]:
         "singer-sdk",
         "dlt",
         "meltano",
+        "dagster",
         "requests",
         "orjson",
         "duckdb",
@@ -657,7 +658,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--only",
         action="append",
-        choices=("throughput", "latency", "memory", "e2e"),
+        choices=("throughput", "latency", "memory", "e2e", "orchestrated"),
         help="run only these benchmarks (repeatable)",
     )
     p.add_argument("--json", type=Path, help="also write rows, deliveries and targets as JSON here")
@@ -672,7 +673,14 @@ def main(argv: list[str] | None = None) -> int:
     report = Report(small=args.small)
     started = datetime.datetime.now(datetime.UTC)
     t0 = datetime.datetime.now().timestamp()
-    chosen = args.only or ["throughput", "latency", "memory", "e2e"]
+    # The orchestrated benchmark starts Dagster twice and runs 24 syncs: never at --small size unless asked.
+    chosen = args.only or [
+        "throughput",
+        "latency",
+        "memory",
+        "e2e",
+        *([] if args.small else ["orchestrated"]),
+    ]
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp_name:
         tmp = Path(tmp_name)
         steps: dict[str, Callable[[], None]] = {
@@ -680,6 +688,7 @@ def main(argv: list[str] | None = None) -> int:
             "latency": lambda: bench_latency(report, sizes, args.runs, tmp),
             "memory": lambda: bench_memory(report, sizes, args.runs, tmp),
             "e2e": lambda: bench_e2e(report, sizes, args.runs, tmp, args.small),
+            "orchestrated": lambda: orchestrated.bench_orchestrated(report, tmp, args.small),
         }
         for name in chosen:
             try:

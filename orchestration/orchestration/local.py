@@ -250,7 +250,11 @@ class DagsterDev:
         self.stop()
 
     def materialize(
-        self, accounts: Iterable[Account], timeout: float = 3600, progress: Any = None
+        self,
+        accounts: Iterable[Account],
+        run_config: Mapping[str, Any] | None = None,
+        timeout: float = 3600,
+        progress: Any = None,
     ) -> list[RunOutcome]:
         """Submit one run per account partition; wait for all; say how each ended."""
         from dagster import DagsterInstance, DagsterRunStatus
@@ -259,7 +263,7 @@ class DagsterDev:
         submitted: dict[str, Account] = {}
         for account in accounts:
             run_id = client.submit_job_execution(
-                f"{account.api}_accounts", tags={"dagster/partition": account.name}
+                f"{account.api}_accounts", run_config=run_config, tags={"dagster/partition": account.name}
             )
             submitted[run_id] = account
         done = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}

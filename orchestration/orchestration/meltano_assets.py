@@ -80,7 +80,7 @@ class MeltanoResource(ConfigurableResource):
         if self.loader == DUCKDB_LOADER:
             # DuckDB takes one writer per file: one file per account, so accounts load side by side.
             Path(self.duckdb_dir).mkdir(parents=True, exist_ok=True)
-            env["TARGET_DUCKDB_FILEPATH"] = str(Path(self.duckdb_dir) / f"{account.schema}.duckdb")
+            env["TARGET_DUCKDB_FILEPATH"] = str(Path(self.duckdb_dir) / f"meltano_{account.schema}.duckdb")
         return env
 
     def sync(
