@@ -27,8 +27,6 @@ from warehouse import postgres_ids, postgres_tables, target_postgres_env
 
 REPO = Path(__file__).resolve().parents[1]
 
-pytest.importorskip("dagster")
-
 from dagster import DagsterInstance, JobDefinition, execute_job, instance_for_test, reconstructable  # noqa: E402
 from dagster._serdes import serialize_value  # noqa: E402
 

@@ -63,6 +63,11 @@ class Account:
     def label(self) -> str:
         return f"{self.api}/{self.name}"
 
+    @property
+    def run_tags(self) -> dict[str, str]:
+        """Tags for every run of this account: the run queue limits runs per account (per key) on them."""
+        return {API_TAG: self.api, ACCOUNT_TAG: self.label}
+
     def api_key(self, environ: dict[str, str] | None = None) -> str:
         value = (os.environ if environ is None else environ).get(self.api_key_env, "")
         if not value:

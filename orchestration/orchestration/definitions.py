@@ -24,7 +24,7 @@ from dagster import (
     schedule,
 )
 
-from orchestration.accounts import ACCOUNT_TAG, API_TAG, Api, load_accounts
+from orchestration.accounts import Api, load_accounts
 from orchestration.meltano_assets import MeltanoResource, meltano_assets, partitions_for
 from orchestration.settings import Settings
 
@@ -34,10 +34,6 @@ if TYPE_CHECKING:
 DAILY_AT = "0 3 * * *"  # 03:00 in the schedule's timezone (UTC unless set)
 
 
-def account_tags(api: str, account: str) -> dict[str, str]:
-    return {API_TAG: api, ACCOUNT_TAG: f"{api}/{account}"}
-
-
 def accounts_job(api: Api, assets: AssetsDefinition) -> UnresolvedAssetJobDefinition:
     return define_asset_job(
         f"{api.name}_accounts",
@@ -45,7 +41,7 @@ def accounts_job(api: Api, assets: AssetsDefinition) -> UnresolvedAssetJobDefini
         config=PartitionedConfig(
             partitions_def=partitions_for(api),
             run_config_for_partition_key_fn=lambda key: {},
-            tags_for_partition_key_fn=lambda key: account_tags(api.name, key),
+            tags_for_partition_key_fn=lambda key: api.account(key).run_tags,
         ),
         description=f"Sync one {api.name} account (a partition) with meltano run.",
     )
@@ -67,7 +63,7 @@ def daily_schedule(api: Api, job: UnresolvedAssetJobDefinition) -> ScheduleDefin
             yield RunRequest(
                 run_key=f"{api.name}/{account.name}/{day}",
                 partition_key=account.name,
-                tags=account_tags(api.name, account.name),
+                tags=account.run_tags,
             )
 
     return every_account

@@ -263,7 +263,9 @@ class DagsterDev:
         submitted: dict[str, Account] = {}
         for account in accounts:
             run_id = client.submit_job_execution(
-                f"{account.api}_accounts", run_config=run_config, tags={"dagster/partition": account.name}
+                f"{account.api}_accounts",
+                run_config=run_config,
+                tags={**account.run_tags, "dagster/partition": account.name},
             )
             submitted[run_id] = account
         done = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
