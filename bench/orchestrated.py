@@ -30,7 +30,8 @@ SMALL_RECORDS = {"crm": 60, "projects": 60, "leads": 200}
 LATENCY_MS = 50
 PAGE_CLAMP = 20
 WORKERS = (1, 4)
-IN_PROCESS = {"execution": {"config": {"in_process": {}}}}  # one step per run: run it in the run worker
+# One step per run: run it in the run worker itself.
+IN_PROCESS: dict[str, Any] = {"execution": {"config": {"in_process": {}}}}
 
 
 def accounts_data() -> dict[str, Any]:

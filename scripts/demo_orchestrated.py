@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         say(f"==> materializing {len(accounts.all())} partitions (one run each)")
         t0 = time.monotonic()
         # One step per run: it runs in the run's own process (the in-process executor), no second start.
-        run_config = {"execution": {"config": {"in_process": {}}}}
+        run_config: dict[str, Any] = {"execution": {"config": {"in_process": {}}}}
         outcomes = dev.materialize(accounts.all(), run_config=run_config, progress=say)
         say(f"  all runs finished in {time.monotonic() - t0:.0f} s")
         failed = [o for o in outcomes if o.status != "SUCCESS"]

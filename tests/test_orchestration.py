@@ -26,6 +26,9 @@ import yaml
 from warehouse import postgres_ids, postgres_tables, target_postgres_env
 
 REPO = Path(__file__).resolve().parents[1]
+# The module's first test also pays for the deployment (4 partition runs): more than the suite's 300 s
+# when the 2 cores are busy.
+pytestmark = pytest.mark.timeout(900)
 
 from dagster import DagsterInstance, JobDefinition, execute_job, instance_for_test, reconstructable  # noqa: E402
 from dagster._serdes import serialize_value  # noqa: E402
