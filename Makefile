@@ -7,7 +7,7 @@ BIN := .venv/bin
 PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 
-.PHONY: help setup demo demo-dlt test lint bench clean
+.PHONY: help setup demo demo-dlt demo-orchestrated test lint bench clean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -22,6 +22,9 @@ demo-dlt: setup ## the same with the dlt variant (dlt_sources/)
 	@if [ -f scripts/demo_dlt.py ]; then $(BIN)/python scripts/demo_dlt.py; \
 	else echo "the dlt variant has no demo yet (scripts/demo_dlt.py)"; exit 1; fi
 
+demo-orchestrated: setup ## every account of accounts.yml through Dagster (sandboxes, PostgreSQL, 4 runs at a time)
+	@$(BIN)/python scripts/demo_orchestrated.py
+
 test: setup ## the whole suite: pytest over pyproject testpaths, with xdist workers
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --durations=15 $(PYTEST_ARGS)
 
@@ -30,11 +33,11 @@ lint: setup ## ruff (lint and format check) and mypy
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy keyguard/keyguard tapkit/tapkit tap-crm/tap_crm tap-projects/tap_projects tap-leads/tap_leads sandbox/api_sandbox \
 		loaderkit/loaderkit target-duckdb-bulk/target_duckdb_bulk target-postgres-bulk/target_postgres_bulk \
-		dlt_sources scripts tests bench
+		dlt_sources orchestration/orchestration scripts tests bench
 
 bench: setup ## benchmarks (bench/, results in bench/RESULTS.md)
 	@if [ -f bench/__main__.py ] || [ -f bench/run.py ]; then $(BIN)/python -m bench; \
 	else echo "no benchmarks yet: bench/ has no __main__.py or run.py"; exit 1; fi
 
 clean: ## remove outputs, plugin venvs and the test cache (keeps .venv)
-	rm -rf output/warehouse.duckdb output/jsonl output/demo-logs .meltano .tmp/meltano-test
+	rm -rf output/warehouse.duckdb output/jsonl output/demo-logs output/demo-orchestrated output/accounts .meltano .tmp/meltano-test

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-from bench import decoding, e2e, loaders
+from bench import decoding, e2e, loaders, orchestrated
 from bench.procs import (
     API_KEY,
     REPO,
@@ -597,6 +597,7 @@ def machine() -> dict[str, str]:
         "singer-sdk",
         "dlt",
         "meltano",
+        "dagster",
         "requests",
         "orjson",
         "duckdb",
@@ -702,7 +703,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--only",
         action="append",
-        choices=("throughput", "latency", "memory", "e2e", "loaders", "decoding"),
+        choices=("throughput", "latency", "memory", "e2e", "loaders", "decoding", "orchestrated"),
         help="run only these benchmarks (repeatable)",
     )
     p.add_argument("--json", type=Path, help="also write rows, deliveries and targets as JSON here")
@@ -717,7 +718,16 @@ def main(argv: list[str] | None = None) -> int:
     report = Report(small=args.small)
     started = datetime.datetime.now(datetime.UTC)
     t0 = datetime.datetime.now().timestamp()
-    chosen = args.only or ["throughput", "latency", "memory", "e2e", "loaders", "decoding"]
+    # The orchestrated benchmark starts Dagster twice and runs 24 syncs: never at --small size unless asked.
+    chosen = args.only or [
+        "throughput",
+        "latency",
+        "memory",
+        "e2e",
+        "loaders",
+        "decoding",
+        *([] if args.small else ["orchestrated"]),
+    ]
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp_name:
         tmp = Path(tmp_name)
         steps: dict[str, Callable[[], None]] = {
@@ -727,6 +737,7 @@ def main(argv: list[str] | None = None) -> int:
             "e2e": lambda: bench_e2e(report, sizes, args.runs, tmp, args.small),
             "loaders": lambda: loaders.bench_loaders(report, sizes, args.runs, tmp),
             "decoding": lambda: decoding.bench_decoding(report, sizes, args.runs),
+            "orchestrated": lambda: orchestrated.bench_orchestrated(report, tmp, args.small),
         }
         for name in chosen:
             try:

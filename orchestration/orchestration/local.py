@@ -1,0 +1,314 @@
+"""A whole deployment on one machine, for `make demo-orchestrated` and the bench: sandboxes standing in for
+the accounts' APIs, and `dagster dev` (webserver, daemon, code server) whose run queue launches one run per
+partition, at most `workers` at a time.
+
+Nothing here schedules anything itself: runs are submitted to Dagster (GraphQL, as the UI does) and
+Dagster's daemon decides when each starts, under the instance's limits (dagster.yaml: run queue, tag
+limits per account, pools per API).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+from orchestration.accounts import ACCOUNT_TAG, Account, Accounts
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class SandboxProcess:
+    """`api-sandbox serve` in its own process, standing in for one account's API."""
+
+    def __init__(self, api: str, api_key: str, seed: int, records: int, latency_ms: int = 0, **flags: Any):
+        self.api = api
+        self._dir = tempfile.TemporaryDirectory(prefix=f"sandbox-{api}-")
+        out = Path(self._dir.name) / "stdout"
+        argv = [str(BIN / "api-sandbox"), "serve", "--api", api, "--api-key", api_key, "--seed", str(seed)]
+        argv += ["--records", str(records), "--latency-ms", str(latency_ms), "--port", "0"]
+        for name, value in flags.items():
+            argv += [f"--{name.replace('_', '-')}", str(value)]
+        self._stdout = open(out, "wb")  # noqa: SIM115 - open for the life of the server
+        self._stderr = open(Path(self._dir.name) / "stderr", "wb")  # noqa: SIM115
+        self.proc = subprocess.Popen(argv, stdout=self._stdout, stderr=self._stderr)
+        deadline = time.monotonic() + 60
+        while True:
+            lines = out.read_text().split("\n", 1)
+            if len(lines) == 2 and lines[0].strip():
+                self.base_url = lines[0].strip()
+                break
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                error = (Path(self._dir.name) / "stderr").read_text()
+                self.stop()
+                raise RuntimeError(f"api-sandbox serve --api {api} did not start: {error.strip()[-500:]}")
+            time.sleep(0.05)
+
+    @property
+    def root_url(self) -> str:
+        parts = urlsplit(self.base_url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    def _get(self, path: str) -> Any:
+        with urllib.request.urlopen(self.root_url + path, timeout=60) as response:
+            return json.loads(response.read())
+
+    def truth(self) -> dict[str, list[Any]]:
+        return dict(self._get("/_sandbox/truth"))
+
+    def request_log(self) -> list[dict[str, Any]]:
+        return list(self._get("/_sandbox/requests"))
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._stdout.close()
+        self._stderr.close()
+        self._dir.cleanup()
+
+
+@dataclass
+class AccountSandbox:
+    account: Account
+    api_key: str
+    sandbox: SandboxProcess
+
+    def env(self) -> dict[str, str]:
+        """The account's key in its variable, and its base URL for its Meltano extractor."""
+        prefix = self.account.extractor.upper().replace("-", "_")
+        return {self.account.api_key_env: self.api_key, f"{prefix}_BASE_URL": self.sandbox.base_url}
+
+
+@contextlib.contextmanager
+def account_sandboxes(
+    accounts: Accounts, records: int | Mapping[str, int], latency_ms: int = 0, **flags: Any
+) -> Iterator[list[AccountSandbox]]:
+    """One sandbox per account, each with its own key and seed (so each account has other data)."""
+    started: list[AccountSandbox] = []
+    try:
+        for seed, account in enumerate(accounts.all(), start=1):
+            key = f"key-{account.api}-{account.name}-{os.urandom(4).hex()}"
+            count = records if isinstance(records, int) else records[account.api]
+            sandbox = SandboxProcess(account.api, key, seed, count, latency_ms, **flags)
+            started.append(AccountSandbox(account, key, sandbox))
+        yield started
+    finally:
+        for item in started:
+            item.sandbox.stop()
+
+
+def instance_yaml(workers: int, postgres_url: str | None) -> dict[str, Any]:
+    """dagster.yaml: a run queue of `workers` runs, one run per account at a time, pools enforced at
+    run level (a run waits in the queue, not on a worker, while its API's pool is full)."""
+    config: dict[str, Any] = {
+        "run_coordinator": {
+            "module": "dagster._core.run_coordinator",
+            "class": "QueuedRunCoordinator",
+            "config": {"dequeue_interval_seconds": 1},
+        },
+        "concurrency": {
+            "runs": {
+                "max_concurrent_runs": workers,
+                "tag_concurrency_limits": [
+                    {"key": ACCOUNT_TAG, "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
+                ],
+            },
+            "pools": {"granularity": "run"},
+        },
+        "telemetry": {"enabled": False},
+    }
+    if postgres_url:
+        config["storage"] = {"postgres": {"postgres_url": postgres_url}}
+    return config
+
+
+def set_pool_limits(accounts: Accounts) -> None:
+    """Each API's pool gets its `max_parallel` from the accounts file (DAGSTER_HOME's instance)."""
+    from dagster import DagsterInstance
+
+    with DagsterInstance.get() as instance:
+        for api in accounts.apis.values():
+            instance.event_log_storage.set_concurrency_slots(api.pool, api.max_parallel)
+
+
+@dataclass
+class RunOutcome:
+    account: Account
+    run_id: str
+    status: str
+    seconds: float | None
+    error: str = ""
+
+
+@dataclass
+class DagsterDev:
+    """`dagster dev -m orchestration.definitions` with its own DAGSTER_HOME, on a free port."""
+
+    home: Path
+    env: dict[str, str]
+    workers: int
+    postgres_url: str | None = None
+    log_path: Path | None = None
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 180) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        (self.home / "dagster.yaml").write_text(
+            yaml.safe_dump(instance_yaml(self.workers, self.postgres_url))
+        )
+        self.log_path = self.log_path or self.home / "dagster-dev.log"
+        log = open(self.log_path, "wb")  # noqa: SIM115 - handed to the child
+        argv = [str(BIN / "dagster"), "dev", "-m", "orchestration.definitions"]
+        argv += ["-h", "127.0.0.1", "-p", str(self.port)]
+        self.proc = subprocess.Popen(
+            argv,
+            env={**self.env, "DAGSTER_HOME": str(self.home)},
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"dagster dev exited {self.proc.returncode}; log: {self.log_path}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/server_info", timeout=5):
+                    break
+            except OSError as exc:
+                if time.monotonic() > deadline:
+                    message = f"dagster dev did not answer in {timeout:.0f} s; log: {self.log_path}"
+                    raise RuntimeError(message) from exc
+                time.sleep(0.5)
+        self._wait_for_location(deadline)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def client(self) -> Any:
+        from dagster_graphql import DagsterGraphQLClient
+
+        return DagsterGraphQLClient("127.0.0.1", port_number=self.port)
+
+    def _wait_for_location(self, deadline: float) -> None:
+        query = "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } }"
+        while True:
+            data = self.client()._execute(query)
+            entries = data["workspaceOrError"].get("locationEntries", [])
+            if entries and all(e["loadStatus"] == "LOADED" for e in entries):
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the code location did not load; log: {self.log_path}")
+            time.sleep(0.5)
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, signal.SIGINT)  # dagster dev stops its webserver, daemon, code server
+        try:
+            self.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+    def __enter__(self) -> DagsterDev:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def materialize(
+        self,
+        accounts: Iterable[Account],
+        run_config: Mapping[str, Any] | None = None,
+        timeout: float = 3600,
+        progress: Any = None,
+    ) -> list[RunOutcome]:
+        """Submit one run per account partition; wait for all; say how each ended."""
+        from dagster import DagsterInstance, DagsterRunStatus
+
+        client = self.client()
+        submitted: dict[str, Account] = {}
+        for account in accounts:
+            run_id = client.submit_job_execution(
+                f"{account.api}_accounts",
+                run_config=run_config,
+                tags={**account.run_tags, "dagster/partition": account.name},
+            )
+            submitted[run_id] = account
+        done = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
+        deadline = time.monotonic() + timeout
+        os.environ["DAGSTER_HOME"] = str(self.home)
+        with DagsterInstance.get() as instance:
+            finished: set[str] = set()
+            while len(finished) < len(submitted):
+                for run_id, account in submitted.items():
+                    if run_id in finished:
+                        continue
+                    run = instance.get_run_by_id(run_id)
+                    if run is not None and run.status in done:
+                        finished.add(run_id)
+                        if progress:
+                            progress(f"  {account.label:<18} {run.status.value.lower()}")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"runs still going after {timeout:.0f} s: {len(submitted) - len(finished)}"
+                    )
+                time.sleep(0.5)
+            outcomes = []
+            for run_id, account in submitted.items():
+                record = instance.get_run_record_by_id(run_id)
+                assert record is not None
+                seconds = (
+                    record.end_time - record.start_time if record.end_time and record.start_time else None
+                )
+                outcomes.append(
+                    RunOutcome(
+                        account, run_id, record.dagster_run.status.value, seconds, run_error(instance, run_id)
+                    )
+                )
+        return outcomes
+
+
+def run_error(instance: Any, run_id: str) -> str:
+    """The step failure's one-line description, if the run failed."""
+    for record in instance.all_logs(run_id):
+        event = record.dagster_event
+        if event is not None and event.event_type_value == "STEP_FAILURE":
+            data = event.step_failure_data
+            if data.user_failure_data is not None and data.user_failure_data.description:
+                return str(data.user_failure_data.description)
+            return str(data.error.message if data.error else "").strip().split("\n")[0]
+    return ""

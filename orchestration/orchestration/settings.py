@@ -1,0 +1,62 @@
+"""Where things are and which warehouse: read from the environment when the code location loads.
+
+| variable | default | what |
+|---|---|---|
+| `REST_TAPS_ACCOUNTS` | `accounts.yml` in the Meltano project | the accounts file |
+| `MELTANO_PROJECT_ROOT` | the repository root | the Meltano project every run uses |
+| `REST_TAPS_WAREHOUSE` | `duckdb` | `duckdb` (one file per account) or `postgres` |
+| `REST_TAPS_DUCKDB_DIR` | `output/accounts` in the project | where the per-account DuckDB files go |
+| `REST_TAPS_POSTGRES_LOADER` | `target-postgres` | the Meltano loader for `postgres` |
+| `MELTANO_DATABASE_URI` | SQLite in `.meltano/` | Meltano's system database (state); PostgreSQL to share |
+
+The PostgreSQL loader's connection comes from Meltano's own variables (`TARGET_POSTGRES_HOST`, ...);
+the dlt variant's from dlt's (`DESTINATION__POSTGRES__CREDENTIALS`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+# The Meltano loader for the PostgreSQL warehouse: one name, so switching loaders is one line
+# (or REST_TAPS_POSTGRES_LOADER=... without a code change).
+POSTGRES_LOADER = "target-postgres"
+DUCKDB_LOADER = "target-duckdb"
+WAREHOUSES = ("duckdb", "postgres")
+
+
+def default_accounts_path() -> Path:
+    explicit = os.environ.get("REST_TAPS_ACCOUNTS")
+    if explicit:
+        return Path(explicit)
+    return Path(os.environ.get("MELTANO_PROJECT_ROOT") or REPO) / "accounts.yml"
+
+
+@dataclass(frozen=True)
+class Settings:
+    accounts_path: Path
+    project_root: Path
+    warehouse: str
+    duckdb_dir: Path
+    postgres_loader: str
+
+    @property
+    def loader(self) -> str:
+        return self.postgres_loader if self.warehouse == "postgres" else DUCKDB_LOADER
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        project = Path(os.environ.get("MELTANO_PROJECT_ROOT") or REPO)
+        warehouse = os.environ.get("REST_TAPS_WAREHOUSE", "duckdb")
+        if warehouse not in WAREHOUSES:
+            raise ValueError(f"REST_TAPS_WAREHOUSE={warehouse!r}: expected one of {', '.join(WAREHOUSES)}")
+        return cls(
+            accounts_path=default_accounts_path(),
+            project_root=project,
+            warehouse=warehouse,
+            duckdb_dir=Path(os.environ.get("REST_TAPS_DUCKDB_DIR") or project / "output" / "accounts"),
+            postgres_loader=os.environ.get("REST_TAPS_POSTGRES_LOADER") or POSTGRES_LOADER,
+        )

@@ -1,0 +1,367 @@
+"""Issue 12: the Dagster code location, in-process, against sandboxes and PostgreSQL.
+
+One small deployment per module: four accounts (crm: acme and a second account whose key variable holds a
+wrong key; projects: acme; leads: acme), each with its own sandbox, key and seed. Every partition runs
+through Dagster's `execute_job` with the multiprocess executor (each step in its own process, as on a
+worker), `meltano run` through Pipes into PostgreSQL, Meltano's state in PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pg as pgserver
+import pytest
+import yaml
+from warehouse import postgres_ids, postgres_tables, target_postgres_env
+
+REPO = Path(__file__).resolve().parents[1]
+# The module's first test also pays for the deployment (4 partition runs): more than the suite's 300 s
+# when the 2 cores are busy.
+pytestmark = pytest.mark.timeout(900)
+
+from dagster import DagsterInstance, JobDefinition, execute_job, instance_for_test, reconstructable  # noqa: E402
+from dagster._serdes import serialize_value  # noqa: E402
+
+from orchestration.accounts import load_accounts  # noqa: E402
+from orchestration.definitions import build_definitions  # noqa: E402
+from orchestration.local import SandboxProcess  # noqa: E402
+from orchestration.meltano_plugins import INCLUDE_PATH, render  # noqa: E402
+
+RECORDS = 60  # per paginated resource: a few pages each, small enough to stay quick
+ACCOUNTS = {
+    "apis": {
+        "crm": {
+            "max_parallel": 2,
+            "accounts": [
+                {"name": "acme", "api_key_env": "T12_CRM_ACME_KEY", "schema": "t12_crm_acme"},
+                {"name": "wrongkey", "api_key_env": "T12_CRM_WRONGKEY_KEY", "schema": "t12_crm_wrongkey"},
+            ],
+        },
+        "projects": {"accounts": [{"name": "acme", "api_key_env": "T12_PROJECTS_ACME_KEY"}]},
+        "leads": {"accounts": [{"name": "acme", "api_key_env": "T12_LEADS_ACME_KEY"}]},
+    }
+}
+
+
+# Module-level so that reconstructable() can load them again in the step processes.
+def crm_job() -> JobDefinition:
+    return build_definitions().resolve_job_def("crm_accounts")
+
+
+def projects_job() -> JobDefinition:
+    return build_definitions().resolve_job_def("projects_accounts")
+
+
+def leads_job() -> JobDefinition:
+    return build_definitions().resolve_job_def("leads_accounts")
+
+
+JOBS = {"crm": crm_job, "projects": projects_job, "leads": leads_job}
+
+
+@dataclass
+class Deployment:
+    root: Path
+    env: dict[str, str]
+    warehouse: str
+    meltano_db: str
+    keys: dict[str, str]  # account label -> the key its sandbox accepts
+    sandboxes: dict[str, SandboxProcess]
+    instance: DagsterInstance
+    instance_dir: Path
+
+    def run(self, api: str, account: str) -> Any:
+        return execute_job(
+            reconstructable(JOBS[api]),
+            instance=self.instance,
+            tags={"dagster/partition": account},
+            run_config={"execution": {"config": {"multiprocess": {"max_concurrent": 2}}}},
+        )
+
+
+def write_project_files(root: Path, accounts_path: Path) -> None:
+    """The test accounts' inherited extractors, where the project's meltano.yml includes them."""
+    include = root / INCLUDE_PATH
+    include.parent.mkdir(parents=True, exist_ok=True)
+    include.write_text(render(load_accounts(accounts_path)))
+
+
+@pytest.fixture(scope="module")
+def deployment(
+    meltano_project: Any, postgres: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Deployment]:
+    from conftest import MeltanoRunner
+
+    tmp = tmp_path_factory.mktemp("orchestration")
+    accounts_path = tmp / "accounts.yml"
+    accounts_path.write_text(yaml.safe_dump(ACCOUNTS))
+    write_project_files(meltano_project.root, accounts_path)
+    suffix = uuid.uuid4().hex[:8]
+    warehouse = pgserver.create_database(postgres, f"t12_wh_{suffix}")
+    meltano_db = pgserver.create_database(postgres, f"t12_meltano_{suffix}")
+    (tmp / "meltano").mkdir()
+    runner = MeltanoRunner(meltano_project, (tmp / "meltano").resolve())
+    sandboxes: dict[str, SandboxProcess] = {}
+    keys: dict[str, str] = {}
+    env = {
+        **runner.project.env,
+        **runner.env,
+        **target_postgres_env(warehouse),
+        "MELTANO_DATABASE_URI": meltano_db,
+        "MELTANO_ENVIRONMENT": "dev",
+        "REST_TAPS_ACCOUNTS": str(accounts_path),
+        "REST_TAPS_WAREHOUSE": "postgres",
+        # The target flushes (and emits state) every 20 rows, so a killed run has stored state.
+        "TARGET_POSTGRES_BATCH_SIZE_ROWS": "20",
+    }
+    try:
+        for seed, account in enumerate(load_accounts(accounts_path).all(), start=11):
+            key = f"k12-{account.api}-{account.name}-{uuid.uuid4().hex}"
+            sandbox = SandboxProcess(account.api, key, seed, RECORDS)
+            sandboxes[account.label] = sandbox
+            keys[account.label] = key
+            prefix = account.extractor.upper().replace("-", "_")
+            env[account.api_key_env] = key
+            env[f"{prefix}_BASE_URL"] = sandbox.base_url
+        # The wrong key: the variable holds another key than the one its sandbox accepts.
+        env["T12_CRM_WRONGKEY_KEY"] = f"not-the-key-{uuid.uuid4().hex}"
+        keys["crm/wrongkey (wrong)"] = env["T12_CRM_WRONGKEY_KEY"]
+        with pytest.MonkeyPatch.context() as mp:
+            for name in list(os.environ):
+                if name not in env:
+                    mp.delenv(name)
+            for name, value in env.items():
+                mp.setenv(name, value)
+            instance_dir = tmp / "dagster"
+            instance_dir.mkdir()
+            with instance_for_test(temp_dir=str(instance_dir)) as instance:
+                yield Deployment(
+                    meltano_project.root, env, warehouse, meltano_db, keys, sandboxes, instance, instance_dir
+                )
+    finally:
+        for sandbox in sandboxes.values():
+            sandbox.stop()
+        pgserver.drop_database(postgres, warehouse.rsplit("/", 1)[1])
+        pgserver.drop_database(postgres, meltano_db.rsplit("/", 1)[1])
+
+
+def step_failure(result: Any) -> str:
+    for event in result.all_events:
+        if event.event_type_value == "STEP_FAILURE":
+            data = event.step_failure_data
+            return str(data.user_failure_data.description if data.user_failure_data else data.error.message)
+    return ""
+
+
+def assert_every_id_once(deployment: Deployment, label: str, schema: str) -> None:
+    truth = deployment.sandboxes[label].truth()
+    assert sorted(postgres_tables(deployment.warehouse, schema)) == sorted(truth), label
+    for table, ids in truth.items():
+        loaded = postgres_ids(deployment.warehouse, schema, table)
+        assert loaded == sorted(ids), f"{label} {table}: {len(loaded)} rows for {len(ids)} ids"
+
+
+@pytest.fixture(scope="module")
+def first_round(deployment: Deployment) -> dict[str, Any]:
+    """Every partition once: three succeed, the wrong key fails."""
+    results = {}
+    for api, account in [("crm", "acme"), ("crm", "wrongkey"), ("projects", "acme"), ("leads", "acme")]:
+        results[f"{api}/{account}"] = deployment.run(api, account)
+    return results
+
+
+def test_wrong_key_fails_that_partition_alone_with_the_taps_one_line_error(
+    deployment: Deployment, first_round: dict[str, Any]
+) -> None:
+    bad = first_round["crm/wrongkey"]
+    assert not bad.success
+    error = step_failure(bad)
+    assert error.startswith("crm/wrongkey: tap-crm: stream '"), error
+    assert "HTTP 401" in error and "\n" not in error and "Traceback" not in error, error
+    # Not retried: a retry cannot mend a refused key.
+    assert not [e for e in bad.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+    for label in ("crm/acme", "projects/acme", "leads/acme"):
+        assert first_round[label].success, f"{label}: {step_failure(first_round[label])}"
+    for table in postgres_tables(deployment.warehouse, "t12_crm_wrongkey"):  # made from SCHEMA, never filled
+        assert postgres_ids(deployment.warehouse, "t12_crm_wrongkey", table) == [], table
+
+
+def test_every_partition_lands_every_sandbox_id_exactly_once(
+    deployment: Deployment, first_round: dict[str, Any]
+) -> None:
+    for label, schema in [("crm/acme", "t12_crm_acme"), ("projects/acme", "projects_acme"),
+                          ("leads/acme", "leads_acme")]:  # fmt: skip
+        assert first_round[label].success
+        assert_every_id_once(deployment, label, schema)
+    # Materializations carry the rows each stream synced, per partition.
+    rows = {
+        (e.asset_key.path[-1], e.partition): e.materialization.metadata["rows"].value
+        for e in first_round["crm/acme"].all_events
+        if e.event_type_value == "ASSET_MATERIALIZATION"
+    }
+    truth = deployment.sandboxes["crm/acme"].truth()
+    assert rows == {(stream, "acme"): len(ids) for stream, ids in truth.items()}
+    # The wrong key mended in its variable, the failed partition materializes too: now every partition has.
+    os.environ["T12_CRM_WRONGKEY_KEY"] = deployment.keys["crm/wrongkey"]
+    deployment.env["T12_CRM_WRONGKEY_KEY"] = deployment.keys["crm/wrongkey"]
+    assert deployment.run("crm", "wrongkey").success
+    assert_every_id_once(deployment, "crm/wrongkey", "t12_crm_wrongkey")
+
+
+def test_no_key_in_dagster_logs_event_log_or_metadata(
+    deployment: Deployment, first_round: dict[str, Any], capfd: pytest.CaptureFixture[str]
+) -> None:
+    places: dict[str, str] = {}
+    for run in deployment.instance.get_runs():
+        places[f"event log of run {run.run_id}"] = "\n".join(
+            serialize_value(entry) for entry in deployment.instance.all_logs(run.run_id)
+        )
+        places[f"run record {run.run_id}"] = serialize_value(run)
+    for path in deployment.instance_dir.rglob("*"):
+        if path.is_file() and path.suffix in {".out", ".err", ".log", ".db", ""}:
+            places[str(path)] = path.read_bytes().decode("utf-8", errors="replace")
+    out, err = capfd.readouterr()
+    places["captured output"] = out + err
+    compute_logs = [p for p in places if p.endswith(".err")]
+    assert compute_logs, "no compute logs found: the search would prove nothing"
+    assert any("Beginning sync of" in places[p] for p in compute_logs), (
+        "meltano's log is not in the compute log"
+    )
+    for label, key in deployment.keys.items():
+        leaked = [where for where, text in places.items() if key in text]
+        assert not leaked, f"the key of {label} appears in {leaked}"
+
+
+def stored_state(meltano_db: str, state_id: str) -> dict[str, Any]:
+    import psycopg2
+
+    con = psycopg2.connect(meltano_db)
+    try:
+        with con.cursor() as cur:
+            cur.execute("SELECT partial_state, completed_state FROM state WHERE state_id = %s", (state_id,))
+            row = cur.fetchone()
+    finally:
+        con.close()
+    if not row:
+        return {}
+    partial, completed = (json.loads(x) if x else {} for x in row)
+    return partial.get("singer_state") or completed.get("singer_state") or {}
+
+
+def test_killed_run_resumes_from_shared_state_on_the_rerun(deployment: Deployment, tmp_path: Path) -> None:
+    """The run worker is told to stop (SIGTERM: Dagster's terminate, a pod evicted) mid-sync; a new run in
+    another process, as on another machine, resumes from the state Meltano stored in PostgreSQL."""
+    label, state_id = "crm/acme", "dev:tap-crm--acme-to-target-postgres"
+    # The same account's data (same seed), more of it, 100 ms a page, one page at a time until stopped.
+    sandbox = SandboxProcess("crm", deployment.keys[label], 11, 300, latency_ms=100)
+    old = deployment.sandboxes[label]
+    deployment.sandboxes[label] = sandbox
+    try:
+        os.environ["TAP_CRM__ACME_BASE_URL"] = sandbox.base_url
+        os.environ["TAP_CRM__ACME_MAX_CONCURRENCY"] = "1"
+        script = (
+            "import test_orchestration as t\n"
+            "from dagster import DagsterInstance, execute_job, reconstructable\n"
+            f"with DagsterInstance.from_config({str(deployment.instance_dir)!r}) as i:\n"
+            "    execute_job(reconstructable(t.crm_job), instance=i, tags={'dagster/partition': 'acme'})\n"
+        )
+        log = tmp_path / "worker.log"
+        with open(log, "wb") as out:
+            worker = subprocess.Popen(
+                [sys.executable, "-c", script],
+                cwd=REPO,
+                env={**os.environ, "PYTHONPATH": str(REPO / "tests")},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 300
+        while sum(r["path"] == "/v1/tasks" for r in sandbox.request_log()) < 8:
+            assert worker.poll() is None, (
+                f"the run ended before it could be stopped: {log.read_text()[-3000:]}"
+            )
+            assert time.monotonic() < deadline, "the sync never got to its 8th page of tasks"
+            time.sleep(0.1)
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=180)
+        bookmarks = stored_state(deployment.meltano_db, state_id).get("bookmarks", {})
+        # The stream in flight when the stop arrived (tasks, or a later one on a slow machine).
+        resumed = {s: b["resume"]["offset"] for s, b in bookmarks.items() if "resume" in b}
+        assert len(resumed) == 1, f"expected one stream with a resume point: {bookmarks}"
+        ((stream, stored),) = resumed.items()
+        assert stored > 0, bookmarks
+        resources = json.loads(urllib.request.urlopen(sandbox.root_url + "/_sandbox/resources").read())
+        path = next(r["path"] for r in resources if r["name"] == stream)
+        before = len(sandbox.request_log())
+        os.environ.pop("TAP_CRM__ACME_MAX_CONCURRENCY")  # the rerun fetches 8 pages at a time again
+        result = deployment.run("crm", "acme")
+        assert result.success, step_failure(result)
+        requests = [r for r in sandbox.request_log()[before:] if r["path"] == path]
+        # Resumed one record early (the page overlap checks the data did not move), not from offset 0.
+        assert min(int(r["query"]["offset"]) for r in requests) == stored - 1, (stream, requests[:3], stored)
+        assert_every_id_once(deployment, label, "t12_crm_acme")
+        bookmarks = stored_state(deployment.meltano_db, state_id)["bookmarks"]
+        assert not [s for s, b in bookmarks.items() if "resume" in b], bookmarks
+    finally:
+        os.environ["TAP_CRM__ACME_BASE_URL"] = old.base_url
+        os.environ.pop("TAP_CRM__ACME_MAX_CONCURRENCY", None)
+        deployment.sandboxes[label] = old
+        sandbox.stop()
+
+
+def test_dlt_variant_loads_an_account_partition_and_keeps_its_key_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dlt code location: one partition of the leads dlt_assets into that account's DuckDB file."""
+    import duckdb
+    from dagster import AssetsDefinition, materialize
+
+    from orchestration.dlt_definitions import build_dlt_definitions
+    from orchestration.settings import Settings
+
+    key = f"k12-dlt-{uuid.uuid4().hex}"
+    sandbox = SandboxProcess("leads", key, 7, RECORDS)
+    try:
+        accounts = tmp_path / "accounts.yml"
+        accounts.write_text(yaml.safe_dump({"apis": {"leads": {"accounts": [
+            {"name": "acme", "api_key_env": "T12_DLT_LEADS_KEY"}]}}}))  # fmt: skip
+        monkeypatch.setenv("T12_DLT_LEADS_KEY", key)
+        monkeypatch.setenv("TAP_LEADS__ACME_BASE_URL", sandbox.base_url)
+        monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
+        settings = Settings(accounts, tmp_path, "duckdb", tmp_path / "duckdb", "target-postgres")
+        defs = build_dlt_definitions(settings)
+        with instance_for_test(temp_dir=str(tmp_path)) as instance:
+            assets = [a for a in defs.assets or [] if isinstance(a, AssetsDefinition)]
+            result = materialize(assets, partition_key="acme", resources=defs.resources, instance=instance)
+            assert result.success
+            logs = "".join(serialize_value(e) for e in instance.all_logs(result.run_id))
+        assert key not in logs
+        keys = {
+            str(e.asset_key.to_user_string())
+            for e in result.get_asset_materialization_events()
+            if e.asset_key
+        }
+        truth = sandbox.truth()
+        assert keys == {f"dlt/leads/{name}" for name in truth}
+        con = duckdb.connect(str(tmp_path / "duckdb" / "dlt_leads_acme.duckdb"), read_only=True)
+        try:
+            for name, ids in truth.items():
+                loaded = sorted(
+                    r[0] for r in con.execute(f'SELECT id FROM leads_acme_dlt."{name}"').fetchall()
+                )
+                assert loaded == sorted(ids), name
+        finally:
+            con.close()
+    finally:
+        sandbox.stop()

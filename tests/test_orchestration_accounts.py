@@ -1,0 +1,87 @@
+"""The accounts file and Meltano's plugins agree; a bad accounts file fails with one line naming where."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from orchestration.accounts import AccountsError, load_accounts, parse_accounts
+from orchestration.meltano_plugins import INCLUDE_PATH, drift, render
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_committed_plugins_file_is_what_the_accounts_file_makes() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "orchestration.meltano_plugins", "--check"],
+        cwd=REPO, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+
+
+def test_meltano_sees_one_inherited_extractor_per_account() -> None:
+    """Meltano's own view of the project (include_paths resolved), not our reading of the YAML."""
+    from meltano.core.plugin import PluginType
+    from meltano.core.project import Project
+
+    project = Project(REPO)
+    extractors = {p.name: p for p in project.plugins.get_plugins_of_type(PluginType.EXTRACTORS)}
+    accounts = load_accounts(REPO / "accounts.yml").all()
+    assert accounts, "the accounts file lists no account: the comparison would prove nothing"
+    inherited = {name for name, p in extractors.items() if p.inherit_from}
+    assert inherited == {a.extractor for a in accounts}
+    for account in accounts:
+        plugin = extractors[account.extractor]
+        assert plugin.inherit_from == f"tap-{account.api}"
+        assert plugin.namespace == account.schema
+        assert plugin.config["api_key"] == f"${account.api_key_env}"
+        assert plugin.config.get("base_url") == account.base_url
+    assert f"{INCLUDE_PATH}" in (project.meltanofile.read_text())
+
+
+def test_drift_names_what_differs(tmp_path: Path) -> None:
+    accounts = load_accounts(REPO / "accounts.yml")
+    committed = REPO / INCLUDE_PATH
+    assert drift(render(accounts), committed) == []
+    data = yaml.safe_load((REPO / "accounts.yml").read_text())
+    data["apis"]["crm"]["accounts"].append({"name": "newco", "api_key_env": "CRM_NEWCO_API_KEY"})
+    data["apis"]["crm"]["accounts"][0]["base_url"] = "https://eu.api.example.com"
+    changed = parse_accounts(data, tmp_path / "accounts.yml")
+    problems = drift(render(changed), committed)
+    assert "missing plugin tap-crm--newco" in problems
+    assert any(p.startswith("plugin tap-crm--acme differs") and "eu.api.example.com" in p for p in problems)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d["apis"].update(erp={"accounts": []}), "apis.erp: unknown API"),
+        (lambda d: d["apis"]["crm"]["accounts"][0].update(api_key_env="sk-live-123"), "never the key itself"),
+        (lambda d: d["apis"]["crm"]["accounts"][1].update(name="acme"), "accounts[acme]: listed twice"),
+        (
+            lambda d: d["apis"]["crm"]["accounts"][1].update(schema="crm_acme"),
+            "already the schema of crm/acme",
+        ),
+        (lambda d: d["apis"]["crm"]["accounts"][0].update(base_url="ftp://x"), "is not an http(s) URL"),
+        (lambda d: d["apis"]["crm"]["accounts"][0].update(token="x"), "unknown keys ['token']"),
+        (lambda d: d["apis"]["crm"].update(max_parallel=0), "max_parallel: expected a positive integer"),
+    ],
+)
+def test_bad_accounts_file_fails_with_one_line(change, message, tmp_path: Path) -> None:
+    data = yaml.safe_load((REPO / "accounts.yml").read_text())
+    change(data)
+    with pytest.raises(AccountsError) as caught:
+        parse_accounts(data, tmp_path / "accounts.yml")
+    text = str(caught.value)
+    assert message in text and "\n" not in text, text
+
+
+def test_missing_key_variable_is_named_not_guessed() -> None:
+    account = load_accounts(REPO / "accounts.yml").all()[0]
+    with pytest.raises(RuntimeError, match=f"{account.api_key_env} holding its API key is not set"):
+        account.api_key({})
+    assert account.api_key({account.api_key_env: "k"}) == "k"
