@@ -1,4 +1,4 @@
-"""5. Many accounts through Dagster: 3 APIs x 4 accounts, each account its own sandbox (own key, own seed,
+"""7. Many accounts through Dagster: 3 APIs x 4 accounts, each account its own sandbox (own key, own seed,
 50 ms per response, pages clamped to 20 records), every partition one run of `meltano run` through Pipes
 into that account's DuckDB file, Meltano's state in PostgreSQL. The same 12 runs with Dagster's run queue
 at 1 and at 4 runs at a time (`dagster dev`, runs submitted over GraphQL, launched by its daemon).
@@ -70,7 +70,7 @@ def bench_orchestrated(report: Report, tmp: Path, small: bool) -> None:
     records = SMALL_RECORDS if small else RECORDS
     n_accounts = ACCOUNTS_PER_API * len(records)
     benchmark = (
-        f"5. orchestrated: {len(records)} APIs x {ACCOUNTS_PER_API} accounts, {LATENCY_MS} ms per response, "
+        f"7. orchestrated: {len(records)} APIs x {ACCOUNTS_PER_API} accounts, {LATENCY_MS} ms per response, "
         "meltano run per partition via Dagster"
     )
     log(benchmark)
