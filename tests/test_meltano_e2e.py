@@ -14,9 +14,14 @@ from typing import Any
 
 import pytest
 from warehouse import (
+    MERGE_PROBES,
+    duckdb_execute,
     duckdb_ids,
     duckdb_tables,
     jsonl_ids,
+    merge_probe_check_sql,
+    merge_probe_sql,
+    postgres_execute,
     postgres_ids,
     postgres_tables,
     tap_env,
@@ -37,6 +42,11 @@ def _output(result: Any) -> str:
     return (
         f"exit {result.returncode}\n--- stdout\n{result.stdout[-4000:]}\n--- stderr\n{result.stderr[-8000:]}"
     )
+
+
+def _without(ids: list[Any], marker: str) -> list[Any]:
+    """The loaded ids but the merge probe's marker row."""
+    return [i for i in ids if str(i) != marker.strip("'")]
 
 
 def _assert_loaded(truth: dict[str, list[Any]], tables: list[str], ids_of: Any) -> None:
@@ -72,10 +82,19 @@ def test_run_into_duckdb_merges_and_keeps_state(tap: str, loader: str, meltano_r
         state = json.loads(got.stdout)
         assert "bookmarks" in state["singer_state"], state
 
-        # A second, full run upserts the same rows: counts unchanged, no duplicate ids.
+        # A second, full run merges: a row it does not send stays, a row it sends is updated, no id twice.
+        table, marker = MERGE_PROBES[tap]
+        python = meltano_run.sys_dir / "loaders" / loader / "venv" / "bin" / "python"
+        duckdb_execute(python, db, *merge_probe_sql(schema, table, marker, "duckdb"))
         second = meltano_run("run", "--full-refresh", f"tap-{tap}", loader, env=env)
         assert second.returncode == 0, _output(second)
-        _assert_loaded(truth, duckdb_tables(db, schema), lambda t: duckdb_ids(db, schema, t))
+        kept, restored = duckdb_execute(python, db, merge_probe_check_sql(schema, table, marker))[0]
+        assert (kept, restored) == (1, 1), (
+            f"{loader}: not a merge (marker kept: {kept}, row updated: {restored})"
+        )
+        _assert_loaded(
+            truth, duckdb_tables(db, schema), lambda t: _without(duckdb_ids(db, schema, t), marker)
+        )
 
 
 @pytest.mark.parametrize("tap", TAPS)
@@ -102,10 +121,18 @@ def test_run_into_postgres_merges(tap: str, loader: str, meltano_run: Any, pg_da
         _assert_loaded(
             truth, postgres_tables(pg_database, schema), lambda t: postgres_ids(pg_database, schema, t)
         )
+        table, marker = MERGE_PROBES[tap]
+        postgres_execute(pg_database, *merge_probe_sql(schema, table, marker, "postgres"))
         second = meltano_run("run", "--full-refresh", f"tap-{tap}", loader, env=env)
         assert second.returncode == 0, _output(second)
+        kept, restored = postgres_execute(pg_database, merge_probe_check_sql(schema, table, marker))[0]
+        assert (kept, restored) == (1, 1), (
+            f"{loader}: not a merge (marker kept: {kept}, row updated: {restored})"
+        )
         _assert_loaded(
-            truth, postgres_tables(pg_database, schema), lambda t: postgres_ids(pg_database, schema, t)
+            truth,
+            postgres_tables(pg_database, schema),
+            lambda t: _without(postgres_ids(pg_database, schema, t), marker),
         )
 
 

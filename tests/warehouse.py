@@ -111,3 +111,78 @@ def postgres_config(dsn: str, **extra: Any) -> dict[str, Any]:
         "database": url.path.lstrip("/") or "postgres",
         **extra,
     }
+
+
+# -- telling a merge from a reload ----------------------------------------------------------------------
+
+# Per tap: a paginated table, and an id no sandbox serves (integer ids for crm and projects).
+MERGE_PROBES = {
+    "crm": ("tasks", "99999990"),
+    "projects": ("jobs", "99999990"),
+    "leads": ("leads", "'zz_marker'"),
+}
+
+
+def merge_probe_sql(schema: str, table: str, marker: str, dialect: str) -> tuple[str, str]:
+    """SQL that (1) adds a row with id ``marker`` that no run will send, a copy of another row, and
+    (2) blanks ``updated_at`` of the row with the smallest id. After a second run a merge has kept the
+    marker and restored ``updated_at``; a drop-and-reload loses the marker; an insert-only load leaves
+    ``updated_at`` blank."""
+    t = f"{_quote(schema)}.{_quote(table)}"
+    if dialect == "duckdb":
+        insert = f"INSERT INTO {t} SELECT * REPLACE ({marker} AS id) FROM {t} ORDER BY id LIMIT 1"
+    else:
+        insert = (
+            f"INSERT INTO {t} SELECT (jsonb_populate_record(NULL::{t}, to_jsonb(x) || "
+            f"jsonb_build_object('id', {marker}))).* FROM {t} x ORDER BY id LIMIT 1"
+        )
+    blank = f"UPDATE {t} SET updated_at = NULL WHERE id = (SELECT min(id) FROM {t})"
+    return insert, blank
+
+
+def merge_probe_check_sql(schema: str, table: str, marker: str) -> str:
+    t = f"{_quote(schema)}.{_quote(table)}"
+    return (
+        f"SELECT (SELECT count(*) FROM {t} WHERE id = {marker}), "
+        f"(SELECT count(*) FROM {t} WHERE id = (SELECT min(id) FROM {t} WHERE id <> {marker}) "
+        "AND updated_at IS NOT NULL)"
+    )
+
+
+def duckdb_execute(python: str | Path, path: str | Path, *statements: str) -> list[tuple]:
+    """Run SQL on a DuckDB file with ``python``'s duckdb (the loader's own: a newer duckdb would upgrade the
+    file under a pinned writer); the rows of the last statement."""
+    import subprocess
+
+    code = (
+        "import duckdb, json, sys\n"
+        "con = duckdb.connect(sys.argv[1])\n"
+        "rows = []\n"
+        "for sql in json.loads(sys.argv[2]):\n"
+        "    rows = con.execute(sql).fetchall()\n"
+        "con.close()\n"
+        "print(json.dumps(rows, default=str))\n"
+    )
+    done = subprocess.run(
+        [str(python), "-c", code, str(path), json.dumps(statements)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return [tuple(r) for r in json.loads(done.stdout)]
+
+
+def postgres_execute(dsn: str, *statements: str) -> list[tuple]:
+    import psycopg2
+
+    con = psycopg2.connect(dsn)
+    rows: list[tuple] = []
+    try:
+        with con.cursor() as cur:
+            for sql in statements:
+                cur.execute(sql)
+                rows = cur.fetchall() if cur.description else []
+        con.commit()
+    finally:
+        con.close()
+    return rows
