@@ -6,14 +6,15 @@ import typing as t
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from singer_sdk.helpers._batch import BaseBatchFileEncoding
-from singer_sdk.sinks import BatchSink
+from singer_sdk.sinks import BatchSink, Sink
 
 from loaderkit.errors import LoadError, describe_key
 from loaderkit.spool import Spool
 from loaderkit.warehouse import Batch, BatchFile, Warehouse, table_for
 
 if t.TYPE_CHECKING:
+    from singer_sdk.helpers._batch import BaseBatchFileEncoding
+
     from loaderkit.target import BulkTarget
 
 
@@ -35,6 +36,7 @@ class BulkSink(BatchSink):
             target.default_schema_name,
         )
         self.submitted_any = False
+        self._open_spool: Spool | None = None
         target.bulk_sinks.append(self)
 
     def setup(self) -> None:
@@ -55,12 +57,54 @@ class BulkSink(BatchSink):
         return record
 
     def start_batch(self, context: dict) -> None:
-        context["spool"] = Spool(self.warehouse.spool_dir)
+        context["spool"] = self._open_spool = Spool(self.warehouse.spool_dir)
 
     def process_record(self, record: dict, context: dict) -> None:
         context["spool"].write(record)
 
+    # -- the fast path: records as the tap sent them (loaderkit.reader) ----------------------------
+
+    def fast_path_applies(self) -> bool:
+        """True when appending a record's bytes to the spool gives what the SDK's record path gives:
+        no validation in Python (`validate_records`), no record metadata (`add_record_metadata`), and
+        none of the per-record hooks overridden by a subclass."""
+        cls = type(self)
+        return (
+            self._validator is None
+            and not self.include_sdc_metadata_properties
+            and cls.process_record is BulkSink.process_record
+            and cls.preprocess_record is Sink.preprocess_record
+            and cls._validate_and_parse is BulkSink._validate_and_parse
+            and cls.start_batch is BulkSink.start_batch
+        )
+
+    def take_records(self, records: list[bytes], data: bytes) -> None:
+        """Spool records as the tap sent them, unparsed (each one JSON object, `data` them joined by
+        newlines); whenever the batch is full, load it, as the SDK does after each record."""
+        while records:
+            room = self.max_size - self.current_size
+            if room < len(records):
+                part, records = records[: max(room, 1)], records[max(room, 1) :]
+                part_data, data = b"\n".join(part), b"\n".join(records)
+            else:
+                part, records, part_data = records, [], data
+            spool = self._open_spool
+            if spool is None:
+                spool = self._get_context({})["spool"]  # opens the batch the way the SDK does
+            spool.write_joined(part, part_data)
+            self.tally_record_read(len(part))
+            self.record_counter_metric.increment(len(part))
+            if self.is_full:
+                self.logger.info(
+                    "stream %r: %d records spooled, loading them", self.stream_name, self.current_size
+                )
+                self.bulk_target.drain_one(self)
+
+    # -- loads ----------------------------------------------------------------------------------
+
     def process_batch(self, context: dict) -> None:
+        if context.get("spool") is self._open_spool:
+            self._open_spool = None
         spool: Spool | None = context.get("spool")
         if spool is None:
             return

@@ -1,13 +1,15 @@
 """Spool files: a stream's records as JSON Lines on disk until the database loads them in one go.
 
-Python's only work per record is one msgspec encode into a buffer (Decimal written as the number it was,
-digit for digit); the buffer goes to the file a megabyte at a time, so memory stays flat whatever the
-batch size.
+A record comes either as the bytes the tap sent (the fast path: appended as they are, never parsed in
+Python) or as a dict the SDK's record path produced (one msgspec encode, Decimal written as the number
+it was, digit for digit). Either way it goes to a buffer that is written to the file a megabyte at a
+time, so memory stays flat whatever the batch size.
 """
 
 from __future__ import annotations
 
 import datetime
+import decimal
 import os
 import tempfile
 import typing as t
@@ -26,6 +28,7 @@ def _enc_hook(obj: t.Any) -> t.Any:
 
 
 _encoder = msgspec.json.Encoder(enc_hook=_enc_hook, decimal_format="number")
+_decoder = msgspec.json.Decoder(float_hook=decimal.Decimal)
 
 
 class Spool:
@@ -37,20 +40,45 @@ class Spool:
         self._file = os.fdopen(fd, "wb")
         self._buffer = bytearray()
         self.rows = 0
-        self.first: dict | None = None
-        self.last: dict | None = None
+        # The first and last record as written (a dict, or the raw bytes of the fast path): they name
+        # the batch in messages.
+        self._first: dict | bytes | None = None
+        self._last: dict | bytes | None = None
 
     def write(self, record: dict) -> None:
+        """A record from the SDK's record path."""
         buffer = self._buffer
         _encoder.encode_into(record, buffer, -1)
         buffer += b"\n"
-        if self.first is None:
-            self.first = record
-        self.last = record
+        self._count(record)
+
+    def write_joined(self, records: list[bytes], data: bytes) -> None:
+        """Records as the tap sent them (each one JSON object on one line), `data` them joined by
+        newlines."""
+        self._buffer += data
+        self._buffer += b"\n"
+        if self._first is None:
+            self._first = records[0]
+        self._last = records[-1]
+        self.rows += len(records) - 1
+        self._count(records[-1])
+
+    def _count(self, record: dict | bytes) -> None:
+        if self._first is None:
+            self._first = record
+        self._last = record
         self.rows += 1
-        if len(buffer) >= _FLUSH_BYTES:
-            self._file.write(buffer)
-            buffer.clear()
+        if len(self._buffer) >= _FLUSH_BYTES:
+            self._file.write(self._buffer)
+            self._buffer.clear()
+
+    @property
+    def first(self) -> dict | None:
+        return _as_dict(self._first)
+
+    @property
+    def last(self) -> dict | None:
+        return _as_dict(self._last)
 
     def close(self) -> Path:
         if not self._file.closed:
@@ -62,3 +90,10 @@ class Spool:
     def remove(self) -> None:
         self.close()
         self.path.unlink(missing_ok=True)
+
+
+def _as_dict(record: dict | bytes | None) -> dict | None:
+    if isinstance(record, bytes):
+        decoded = _decoder.decode(record)
+        return decoded if isinstance(decoded, dict) else None
+    return record

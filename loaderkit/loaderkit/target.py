@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import typing as t
 
+import msgspec
 from singer_sdk import Target
 from singer_sdk import typing as th
 from singer_sdk.exceptions import (
@@ -13,9 +14,10 @@ from singer_sdk.exceptions import (
     MissingKeyPropertiesError,
     RecordsWithoutSchemaException,
 )
+from singer_sdk.mapper import SameRecordTransform
 
-from loaderkit.errors import LoadError, describe_key
-from loaderkit.reader import BulkReader
+from loaderkit.errors import LoadError, describe_key, short
+from loaderkit.reader import BulkReader, FastStream
 from loaderkit.sink import BulkSink
 from loaderkit.warehouse import Warehouse
 
@@ -75,6 +77,35 @@ class BulkTarget(Target):
         self._MAX_RECORD_AGE_IN_MINUTES = float(seconds) / 60
         self.warehouse = self.warehouse_class(self.config, self.logger)
         self.bulk_sinks: list[BulkSink] = []
+        self.sdk_path_records = 0  # RECORD messages that took singer-sdk's record path
+        if isinstance(self.message_reader, BulkReader):
+            self.message_reader.fast_stream = self.fast_stream
+
+    def fast_stream(self, stream: str) -> FastStream | None:
+        """How the fast path spools the stream's RECORD messages, or None when they need the SDK's
+        record path: the stream has no SCHEMA yet, a stream map or flattening applies to it, or its
+        sink validates records in Python or adds record metadata (`BulkSink.fast_path_applies`)."""
+        maps = self.mapper.stream_maps.get(stream)
+        if (
+            not maps
+            or len(maps) != 1
+            or type(maps[0]) is not SameRecordTransform
+            or maps[0].flattening_enabled
+            or maps[0].stream_alias != stream
+            or not self.sink_exists(stream)
+        ):
+            return None
+        sink = self.get_sink(stream)
+        if not isinstance(sink, BulkSink) or not sink.fast_path_applies():
+            return None
+
+        def take(records: list[bytes], data: bytes) -> None:
+            sink.take_records(records, data)
+            # What the SDK does after each record: drain everything (and emit STATE) once records
+            # have waited batch_wait_limit_seconds.
+            self._handle_max_record_age()
+
+        return FastStream(take, tuple(msgspec.json.encode(k) for k in sink.key_properties))
 
     @classmethod
     def append_builtin_config(cls, config_jsonschema: dict) -> None:
@@ -87,6 +118,14 @@ class BulkTarget(Target):
         return getattr(self.message_reader, "line_number", 0)
 
     def _process_record_message(self, message_dict: dict) -> None:
+        self.sdk_path_records += 1
+        record = message_dict.get("record", {})
+        if not isinstance(record, dict):
+            what = "null" if record is None else "an array" if isinstance(record, list) else short(record)
+            raise LoadError(
+                f"stream {message_dict.get('stream')!r}: line {self._line}: the record is {what}, "
+                "not a JSON object"
+            )
         try:
             super()._process_record_message(message_dict)
         except RecordsWithoutSchemaException:
@@ -97,7 +136,7 @@ class BulkTarget(Target):
             ) from None
         except MissingKeyPropertiesError:
             stream = message_dict["stream"]
-            keys = list(self._sinks_active[stream].key_properties) if stream in self._sinks_active else []
+            keys = self._keys_of(stream)
             record = message_dict.get("record") or {}
             missing = [k for k in keys if k not in record]
             raise LoadError(
@@ -106,12 +145,15 @@ class BulkTarget(Target):
             ) from None
         except InvalidRecord as exc:
             stream = message_dict["stream"]
-            keys = list(self._sinks_active[stream].key_properties) if stream in self._sinks_active else []
+            keys = self._keys_of(stream)
             raise LoadError(
                 f"stream {stream!r}: line {self._line}: record "
                 f"{describe_key(message_dict.get('record'), keys)} does not match its schema: "
                 f"{str(exc).splitlines()[0]}"
             ) from None
+
+    def _keys_of(self, stream: str) -> list[str]:
+        return list(self.get_sink(stream).key_properties) if self.sink_exists(stream) else []
 
     def _write_state_message(self, state: dict) -> None:
         # Every load submitted so far must be committed before the STATE that covers it goes out. (The
@@ -121,6 +163,12 @@ class BulkTarget(Target):
         super()._write_state_message(state)
 
     def process_endofpipe(self) -> None:
+        fast = getattr(self.message_reader, "fast_records", 0)
+        self.logger.info(
+            "%d records spooled as the tap sent them (the fast path), %d through singer-sdk's record path",
+            fast,
+            self.sdk_path_records,
+        )
         try:
             super().process_endofpipe()
             self.warehouse.loads.wait()
