@@ -72,3 +72,12 @@ def run_tap(
 
 def tap_config(base_url: str, **overrides) -> dict:
     return {"api_key": SANDBOX_KEY, "base_url": base_url, **overrides}
+
+
+def catalog_selecting(tap: str, config: dict, *streams: str) -> dict:
+    """The tap's discovered catalog with only ``streams`` selected (to keep a slow test to a few requests)."""
+    catalog = json.loads(run_tap(tap, config, extra_args=("--discover",)).stdout)
+    for entry in catalog["streams"]:
+        stream_level = next(m for m in entry["metadata"] if m["breadcrumb"] == [])
+        stream_level["metadata"]["selected"] = entry["tap_stream_id"] in streams
+    return catalog

@@ -14,7 +14,7 @@ import pytest
 
 from api_sandbox import Fault, run_sandbox
 from tapkit.pagination import record_digest
-from tapkit.testing import run_tap, tap_config
+from tapkit.testing import catalog_selecting, run_tap, tap_config
 
 # One page after another, at exactly the document's offsets (no overlap: see test_overlap_*).
 SEQUENTIAL = {"max_concurrency": 1, "page_overlap": 0}
@@ -367,14 +367,10 @@ def test_stream_maps_and_flattening_take_the_sdk_path_and_lose_nothing():
 def test_undeclared_fields_are_dropped_with_one_warning(tmp_path):
     # A catalog whose tasks schema lacks two properties: the fast path must drop them, as the SDK does.
     with run_sandbox("crm", records=30) as sb:
-        catalog = json.loads(run_tap("tap-crm", tap_config(sb.base_url), extra_args=("--discover",)).stdout)
-        for entry in catalog["streams"]:
-            selected = entry["tap_stream_id"] == "tasks"
-            stream_level = next(m for m in entry["metadata"] if m["breadcrumb"] == [])
-            stream_level["metadata"]["selected"] = selected
-            if selected:
-                entry["schema"]["properties"].pop("name")
-                entry["schema"]["properties"].pop("reminder")
+        catalog = catalog_selecting("tap-crm", tap_config(sb.base_url), "tasks")
+        tasks = next(e for e in catalog["streams"] if e["tap_stream_id"] == "tasks")
+        tasks["schema"]["properties"].pop("name")
+        tasks["schema"]["properties"].pop("reminder")
         run = run_tap("tap-crm", tap_config(sb.base_url), catalog=catalog)
         assert run.returncode == 0, run.stderr[-2000:]
         assert run.streams() == {"tasks"}
