@@ -20,9 +20,7 @@
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -32,6 +30,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from bench import e2e
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -54,20 +54,10 @@ PLUGIN_DIRS = {"extractors", "loaders", "mappers", "utilities", "transformers", 
 MELTANO = shutil.which("meltano", path=str(VENV_BIN)) or shutil.which("meltano") or "meltano"
 
 
-def _install_key(meltano_yml: str) -> str:
-    """What decides whether the cached plugin venvs are still right."""
-    h = hashlib.sha256(meltano_yml.encode())
-    for pyproject in sorted(REPO.glob("*/pyproject.toml")):
-        h.update(pyproject.read_bytes())
-    h.update(sys.version.encode())
-    h.update(b"bytecode compiled")  # installs before that had none
-    return h.hexdigest()
-
-
-def _project_yml() -> str:
-    """meltano.yml with the repository-relative pip_url paths made absolute."""
-    text = (REPO / "meltano.yml").read_text()
-    return re.sub(r"(?<=[\s:])\./(?=[\w.-])", f"{REPO}/", text)
+# One definition of the throwaway Meltano project's yml and of when its cached plugin venvs are stale,
+# shared with the bench (which installs into the same cache).
+_install_key = e2e.install_key
+_project_yml = e2e.project_yml
 
 
 class MeltanoProject:
