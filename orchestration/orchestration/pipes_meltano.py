@@ -36,6 +36,7 @@ from typing import Any
 from dagster_pipes import PipesContext, open_dagster_pipes
 
 ERROR_LEVELS = {"error", "critical", "exception"}
+METRIC_PREFIX = "METRIC: "  # singer-sdk's text form of a metric line
 NOTABLE = ("Beginning ", "resuming at", " records from ", "Incremental state has been updated")
 
 
@@ -56,6 +57,26 @@ def readable(event: dict[str, Any]) -> str:
     return f"{event.get('timestamp', '')} {event.get('level', 'info')!s:<7} {who}: {text}"
 
 
+def tap_metric(event: dict[str, Any]) -> dict[str, Any] | None:
+    """A singer-sdk metric the extractor logged, in either form Meltano hands it on: parsed
+    (`metric_info`, when Meltano reads the plugin's structured log) or as the SDK's text line
+    `METRIC: {...}` (when it does not: seen for inherited extractors). The loader's metrics (a
+    consumer's) are not the rows the tap synced, and a bulk loader counts its own."""
+    if not event.get("producer"):
+        return None
+    metric = event.get("metric_info")
+    if isinstance(metric, dict):
+        return metric
+    text = str(event.get("event", ""))
+    if not text.startswith(METRIC_PREFIX):
+        return None
+    try:
+        parsed = json.loads(text[len(METRIC_PREFIX) :])
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
 class MeltanoLog:
     """What the run said: records per stream, and the error that ended it."""
 
@@ -65,11 +86,12 @@ class MeltanoLog:
         self.meltano_errors: list[str] = []
 
     def take(self, event: dict[str, Any]) -> None:
-        metric = event.get("metric_info")
-        if isinstance(metric, dict) and event.get("producer") and metric.get("metric") == "record_count":
-            stream = (metric.get("tags") or {}).get("stream")
-            if stream:
-                self.records[str(stream)] += int(metric.get("value") or 0)
+        metric = tap_metric(event)
+        if metric is not None:
+            if metric.get("metric") == "record_count":
+                stream = (metric.get("tags") or {}).get("stream")
+                if stream:
+                    self.records[str(stream)] += int(metric.get("value") or 0)
             return
         if str(event.get("level", "")).lower() not in ERROR_LEVELS:
             return
