@@ -111,7 +111,12 @@ class RedactingFilter(logging.Filter):
             message = record.getMessage()
         except Exception:  # a broken format string: keep the raw parts, masked
             message = f"{record.msg} {record.args}"
-        record.msg, record.args = redact(message), None
+        masked = redact(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        # else the record stays as it was: formatters that read its parts (singer-sdk's structured
+        # formatter turns `METRIC: %s` with its Point argument into the `metric_info` Meltano counts
+        # records by) still see them.
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:

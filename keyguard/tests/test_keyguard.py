@@ -78,3 +78,16 @@ def test_log_records_and_their_exceptions_come_out_masked():
     out = stream.getvalue()
     assert "Invalid header value" in out and "redirect to" in out
     assert pieces(out) == [], out
+
+
+def test_a_record_without_a_secret_keeps_its_arguments():
+    """Formatters may read a record's parts: singer-sdk's structured formatter makes `METRIC: %s` with its
+    point argument into the `metric_info` Meltano counts records by. Only a record holding a secret is
+    flattened to its masked text."""
+    point = ["record_count", 3]  # stands for singer-sdk's metrics.Point
+    plain = logging.LogRecord("m", logging.INFO, __file__, 1, "METRIC: %s", (point,), None)
+    secret = logging.LogRecord("m", logging.INFO, __file__, 1, "sent %s", (KEY,), None)
+    keep = RedactingFilter(Redactor([KEY]))
+    assert keep.filter(plain) and keep.filter(secret)
+    assert (plain.msg, plain.args) == ("METRIC: %s", (point,))
+    assert secret.args is None and pieces(secret.getMessage()) == [] and MASK in secret.getMessage()
