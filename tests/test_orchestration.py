@@ -1,11 +1,12 @@
 """Issue 12: the Dagster code location, in-process, against sandboxes and PostgreSQL.
 
 One small deployment per module: four accounts (crm: acme and a second account whose key variable holds a
-wrong key; projects: acme; leads: acme), each with its own sandbox, key and seed. Every partition runs
-through Dagster's `execute_job` with the multiprocess executor (each step in its own process, as on a
-worker), `meltano run` through Pipes into PostgreSQL with the project's bulk loader
-(`target-postgres-bulk`), Meltano's state in PostgreSQL. The first round runs the four partitions side by
-side (one thread each, each run its own step process); the tests that only read its results share it.
+wrong key; projects: acme; leads: acme), each with its own sandbox, key and seed; `meltano run` through
+Pipes into PostgreSQL with the project's bulk loader (`target-postgres-bulk`), Meltano's state in
+PostgreSQL, the taps' catalogs written once (`orchestration.catalogs`). The first round runs every
+partition at the same time, each in a worker process of its own through Dagster's `execute_job` with the
+multiprocess executor (each step in its own process); the tests that only read its results share it.
+Later single runs use the in-process executor (one step, in the run's own process).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from dagster import (  # noqa: E402
 from dagster._serdes import serialize_value  # noqa: E402
 
 from orchestration.accounts import load_accounts  # noqa: E402
+from orchestration.catalogs import write_catalogs  # noqa: E402
 from orchestration.definitions import build_definitions  # noqa: E402
 from orchestration.local import SandboxProcess  # noqa: E402
 from orchestration.meltano_plugins import INCLUDE_PATH, render  # noqa: E402
@@ -81,6 +83,8 @@ def leads_job() -> JobDefinition:
 
 JOBS = {"crm": crm_job, "projects": projects_job, "leads": leads_job}
 MULTIPROCESS = {"execution": {"config": {"multiprocess": {"max_concurrent": 2}}}}
+# The later single runs: their one step in the run's own process, as the demo and the bench run them.
+IN_PROCESS: dict[str, Any] = {"execution": {"config": {"in_process": {}}}}
 # A worker process: one partition's run with the multiprocess executor, on the instance in argv[3].
 WORKER = (
     "import sys\n"
@@ -110,7 +114,7 @@ class Deployment:
             reconstructable(JOBS[api]),
             instance=self.instance,
             tags={"dagster/partition": account},
-            run_config=MULTIPROCESS,
+            run_config=IN_PROCESS,
         )
 
     def start_worker(self, api: str, account: str, log: Path) -> subprocess.Popen[bytes]:
@@ -179,8 +183,11 @@ def deployment(
         # The loader loads every 20 rows of a stream: a stopped run has committed batches before the stop,
         # which the rerun's rows (from the resume point on, one record early) are merged over.
         "TARGET_POSTGRES_BULK_BATCH_SIZE_ROWS": "20",
+        # Each tap's catalog discovered once, handed to every run (Meltano's catalog extra).
+        "REST_TAPS_CATALOG_DIR": str(tmp / "catalogs"),
     }
     try:
+        write_catalogs(tmp / "catalogs", meltano_project.root, env)
         for seed, account in enumerate(load_accounts(accounts_path).all(), start=11):
             key = f"k12-{account.api}-{account.name}-{uuid.uuid4().hex}"
             sandbox = SandboxProcess(account.api, key, seed, RECORDS)
@@ -294,6 +301,10 @@ def test_no_key_in_dagster_logs_event_log_or_metadata(
     assert any("Beginning sync of" in places[p] for p in compute_logs), (
         "meltano's log is not in the compute log"
     )
+    # Every run took its tap's catalog from REST_TAPS_CATALOG_DIR instead of discovering it.
+    catalog_dir = deployment.env["REST_TAPS_CATALOG_DIR"]
+    for run in deployment.instance.get_runs():
+        assert f"Using custom catalog in {catalog_dir}/tap-" in places[f"event log of run {run.run_id}"], run
     for label, key in deployment.keys.items():
         leaked = [where for where, text in places.items() if key in text]
         assert not leaked, f"the key of {label} appears in {leaked}"

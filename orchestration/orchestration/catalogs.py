@@ -26,29 +26,43 @@ def meltano_executable() -> str:
 
 
 def write_catalogs(directory: Path, project_root: Path, env: Mapping[str, str] | None = None) -> list[Path]:
-    """`meltano invoke --dump=catalog tap-<api>` for each API, into `directory`; the files written."""
+    """`meltano invoke --dump=catalog tap-<api>` for each API, into `directory`; the files written. The
+    first alone (it creates Meltano's system database when that is new: two at once would both try), the
+    others side by side."""
     directory.mkdir(parents=True, exist_ok=True)
-    written = []
-    for api in APIS:
-        result = subprocess.run(
-            [meltano_executable(), "invoke", "--dump=catalog", f"tap-{api}"],
-            cwd=project_root,
-            env={**os.environ, **(env or {}), "MELTANO_PROJECT_ROOT": str(project_root)},
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        try:
-            catalog = json.loads(result.stdout)
-        except ValueError:
-            catalog = None
-        if result.returncode != 0 or not isinstance(catalog, dict) or not catalog.get("streams"):
-            last = (result.stderr.strip().splitlines() or ["no output"])[-1]
-            raise RuntimeError(f"tap-{api}: no catalog from meltano invoke --dump=catalog: {last}")
-        path = directory / f"tap-{api}.json"
-        path.write_text(json.dumps(catalog, indent=1))
-        written.append(path)
+    first, *rest = APIS
+    written = [_finish(first, _start(first, project_root, env), directory)]
+    procs = {api: _start(api, project_root, env) for api in rest}
+    written += [_finish(api, proc, directory) for api, proc in procs.items()]
     return written
+
+
+def _start(api: str, project_root: Path, env: Mapping[str, str] | None) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [meltano_executable(), "invoke", "--dump=catalog", f"tap-{api}"],
+        cwd=project_root,
+        env={**os.environ, **(env or {}), "MELTANO_PROJECT_ROOT": str(project_root)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+
+
+def _finish(api: str, proc: subprocess.Popen[str], directory: Path) -> Path:
+    stdout, stderr = proc.communicate()
+    try:
+        catalog = json.loads(stdout)
+    except ValueError:
+        catalog = None
+    if proc.returncode != 0 or not isinstance(catalog, dict) or not catalog.get("streams"):
+        lines = stderr.strip().splitlines() or ["no output"]
+        errors = [line for line in lines if "error" in line.lower()]
+        reason = (errors[0] if errors else lines[-1]).strip()  # Meltano's first error line names the cause
+        raise RuntimeError(f"tap-{api}: no catalog from meltano invoke --dump=catalog: {reason}")
+    path = directory / f"tap-{api}.json"
+    path.write_text(json.dumps(catalog, indent=1))
+    return path
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,8 +5,8 @@ Started by the code location (`python -m orchestration.pipes_meltano`) inside a 
 
 - runs `meltano --log-format=json run [--full-refresh] <extractor> <loader>` and reads Meltano's JSON log;
 - writes every log line, readable, to its own stderr: Dagster keeps it as the step's compute log;
-- sends the lines that matter (streams starting and finishing, resumes, warnings, errors) to Dagster's
-  event log through Pipes;
+- sends the lines that matter (streams starting and finishing, resumes, the catalog given, warnings,
+  errors) to Dagster's event log through Pipes;
 - counts the records the tap emitted per stream (singer-sdk's `record_count` metrics) and, when the run
   succeeded, reports one materialization per stream asset with that count as metadata;
 - when it failed, reports the plugin's own one-line error (e.g. the tap's `tap-crm: stream 'tasks': GET
@@ -37,7 +37,13 @@ from dagster_pipes import PipesContext, open_dagster_pipes
 
 ERROR_LEVELS = {"error", "critical", "exception"}
 METRIC_PREFIX = "METRIC: "  # singer-sdk's text form of a metric line
-NOTABLE = ("Beginning ", "resuming at", " records from ", "Incremental state has been updated")
+NOTABLE = (
+    "Beginning ",
+    "resuming at",
+    " records from ",
+    "Incremental state has been updated",
+    "Using custom catalog",  # the catalog given (REST_TAPS_CATALOG_DIR), not discovered
+)
 
 
 def meltano_executable() -> str:
