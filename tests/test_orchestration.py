@@ -240,7 +240,10 @@ def first_round(deployment: Deployment, tmp_path_factory: pytest.TempPathFactory
     succeed, the wrong key fails."""
     labels = ["crm/acme", "crm/wrongkey", "projects/acme", "leads/acme"]
     logs = {label: tmp_path_factory.mktemp("worker") / "worker.log" for label in labels}
-    workers = {label: deployment.start_worker(*label.split("/"), logs[label]) for label in labels}
+    workers = {}
+    for label in labels:
+        api, account = label.split("/")
+        workers[label] = deployment.start_worker(api, account, logs[label])
     return {label: deployment.finished_run(worker, logs[label]) for label, worker in workers.items()}
 
 

@@ -66,8 +66,8 @@ def readable(event: dict[str, Any]) -> str:
 def tap_metric(event: dict[str, Any]) -> dict[str, Any] | None:
     """A singer-sdk metric the extractor logged, in either form Meltano hands it on: parsed
     (`metric_info`, when Meltano reads the plugin's structured log) or as the SDK's text line
-    `METRIC: {...}` (when it does not: seen for inherited extractors). The loader's metrics (a
-    consumer's) are not the rows the tap synced, and a bulk loader counts its own."""
+    `METRIC: {...}` (when the structured record lost its parts on the way, as keyguard's log filter
+    once made it). The loader's metrics (a consumer's) are not the rows the tap synced."""
     if not event.get("producer"):
         return None
     metric = event.get("metric_info")
