@@ -25,9 +25,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
 import pg as pgserver  # noqa: E402  (tests/pg.py: a throwaway PostgreSQL server)
+from warehouse import target_postgres_env  # noqa: E402  (TARGET_POSTGRES_BULK_HOST, ... from a DSN)
 
 from orchestration.accounts import load_accounts  # noqa: E402
 from orchestration.local import AccountSandbox, DagsterDev, account_sandboxes, set_pool_limits  # noqa: E402
+from orchestration.settings import POSTGRES_LOADER  # noqa: E402
 
 OUT = REPO / "output" / "demo-orchestrated"
 DATABASES = {"warehouse": "rest_taps_demo_warehouse", "meltano": "rest_taps_demo_meltano"}
@@ -63,19 +65,6 @@ def clean_env() -> dict[str, str]:
         }:
             del env[key]
     return env
-
-
-def target_postgres_env(dsn: str) -> dict[str, str]:
-    from urllib.parse import unquote, urlparse
-
-    url = urlparse(dsn)
-    return {
-        "TARGET_POSTGRES_HOST": url.hostname or "127.0.0.1",
-        "TARGET_POSTGRES_PORT": str(url.port or 5432),
-        "TARGET_POSTGRES_USER": unquote(url.username or "postgres"),
-        "TARGET_POSTGRES_PASSWORD": unquote(url.password or ""),
-        "TARGET_POSTGRES_DATABASE": url.path.lstrip("/"),
-    }
 
 
 def loaded(dsn: str, schema: str) -> dict[str, tuple[int, int]]:
@@ -135,11 +124,12 @@ def main(argv: list[str] | None = None) -> int:
         env = clean_env()
         for item in sandboxes:
             env.update(item.env())
-        env.update(target_postgres_env(dsns["warehouse"]))
+        env.update(target_postgres_env(dsns["warehouse"], POSTGRES_LOADER))
         env.update(
             {
                 "MELTANO_DATABASE_URI": dsns["meltano"],
                 "REST_TAPS_WAREHOUSE": "postgres",
+                "REST_TAPS_POSTGRES_LOADER": POSTGRES_LOADER,  # the loader the connection above is for
                 "MELTANO_ENVIRONMENT": "dev",
                 "NO_COLOR": "1",
             }

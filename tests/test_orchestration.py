@@ -1,9 +1,12 @@
 """Issue 12: the Dagster code location, in-process, against sandboxes and PostgreSQL.
 
 One small deployment per module: four accounts (crm: acme and a second account whose key variable holds a
-wrong key; projects: acme; leads: acme), each with its own sandbox, key and seed. Every partition runs
-through Dagster's `execute_job` with the multiprocess executor (each step in its own process, as on a
-worker), `meltano run` through Pipes into PostgreSQL, Meltano's state in PostgreSQL.
+wrong key; projects: acme; leads: acme), each with its own sandbox, key and seed; `meltano run` through
+Pipes into PostgreSQL with the project's bulk loader (`target-postgres-bulk`), Meltano's state in
+PostgreSQL, the taps' catalogs written once (`orchestration.catalogs`). The first round runs every
+partition at the same time, each in a worker process of its own through Dagster's `execute_job` with the
+multiprocess executor (each step in its own process); the tests that only read its results share it.
+Later single runs use the in-process executor (one step, in the run's own process).
 """
 
 from __future__ import annotations
@@ -27,17 +30,27 @@ import yaml
 from warehouse import postgres_ids, postgres_tables, target_postgres_env
 
 REPO = Path(__file__).resolve().parents[1]
-# The module's first test also pays for the deployment (4 partition runs): more than the suite's 300 s
-# when the 2 cores are busy.
-pytestmark = pytest.mark.timeout(900)
+# The module's first test also pays for the deployment (4 partition runs at once): more than the suite's
+# 300 s only when the 2 cores are very busy.
+pytestmark = pytest.mark.timeout(600)
 
-from dagster import DagsterInstance, JobDefinition, execute_job, instance_for_test, reconstructable  # noqa: E402
+from dagster import (  # noqa: E402
+    DagsterInstance,
+    DagsterRunStatus,
+    JobDefinition,
+    execute_job,
+    instance_for_test,
+    reconstructable,
+)
 from dagster._serdes import serialize_value  # noqa: E402
 
 from orchestration.accounts import load_accounts  # noqa: E402
+from orchestration.catalogs import write_catalogs  # noqa: E402
 from orchestration.definitions import build_definitions  # noqa: E402
 from orchestration.local import SandboxProcess  # noqa: E402
 from orchestration.meltano_plugins import INCLUDE_PATH, render  # noqa: E402
+from orchestration.pipes_meltano import MeltanoLog  # noqa: E402
+from orchestration.settings import POSTGRES_LOADER  # noqa: E402
 
 RECORDS = 60  # per paginated resource: a few pages each, small enough to stay quick
 ACCOUNTS = {
@@ -69,6 +82,20 @@ def leads_job() -> JobDefinition:
 
 
 JOBS = {"crm": crm_job, "projects": projects_job, "leads": leads_job}
+MULTIPROCESS = {"execution": {"config": {"multiprocess": {"max_concurrent": 2}}}}
+# The later single runs: their one step in the run's own process, as the demo and the bench run them.
+IN_PROCESS: dict[str, Any] = {"execution": {"config": {"in_process": {}}}}
+# A worker process: one partition's run with the multiprocess executor, on the instance in argv[3].
+WORKER = (
+    "import sys\n"
+    "import test_orchestration as t\n"
+    "from dagster import DagsterInstance, execute_job, reconstructable\n"
+    "api, account, home = sys.argv[1:4]\n"
+    "with DagsterInstance.from_config(home) as i:\n"
+    "    r = execute_job(reconstructable(t.JOBS[api]), instance=i, tags={'dagster/partition': account},\n"
+    "                    run_config=t.MULTIPROCESS)\n"
+    "    print(r.run_id, flush=True)\n"
+)
 
 
 @dataclass
@@ -87,8 +114,38 @@ class Deployment:
             reconstructable(JOBS[api]),
             instance=self.instance,
             tags={"dagster/partition": account},
-            run_config={"execution": {"config": {"multiprocess": {"max_concurrent": 2}}}},
+            run_config=IN_PROCESS,
         )
+
+    def start_worker(self, api: str, account: str, log: Path) -> subprocess.Popen[bytes]:
+        """The partition's run in a process of its own (a worker, as on another machine), on this
+        deployment's Dagster instance; it prints the run's id when the run has ended."""
+        with open(log, "wb") as out:
+            return subprocess.Popen(
+                [sys.executable, "-c", WORKER, api, account, str(self.instance_dir)],
+                cwd=REPO,
+                env={**os.environ, "PYTHONPATH": str(REPO / "tests")},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+
+    def finished_run(self, worker: subprocess.Popen[bytes], log: Path) -> RunResult:
+        """What a worker's run did, read back from the instance (status and event log)."""
+        code = worker.wait(timeout=400)
+        lines = log.read_text(errors="replace").strip().splitlines()
+        assert code == 0 and lines, f"the worker failed (exit {code}): {log.read_text()[-3000:]}"
+        run = self.instance.get_run_by_id(lines[-1].strip())
+        assert run is not None, f"no run {lines[-1]!r}: {log.read_text()[-3000:]}"
+        events = [e.dagster_event for e in self.instance.all_logs(run.run_id) if e.dagster_event]
+        return RunResult(run.status == DagsterRunStatus.SUCCESS, events)
+
+
+@dataclass
+class RunResult:
+    """What the tests read of a run: ExecuteJobResult's `success` and `all_events`."""
+
+    success: bool
+    all_events: list[Any]
 
 
 def write_project_files(root: Path, accounts_path: Path) -> None:
@@ -118,15 +175,19 @@ def deployment(
     env = {
         **runner.project.env,
         **runner.env,
-        **target_postgres_env(warehouse),
+        **target_postgres_env(warehouse, POSTGRES_LOADER),
         "MELTANO_DATABASE_URI": meltano_db,
         "MELTANO_ENVIRONMENT": "dev",
         "REST_TAPS_ACCOUNTS": str(accounts_path),
         "REST_TAPS_WAREHOUSE": "postgres",
-        # The target flushes (and emits state) every 20 rows, so a killed run has stored state.
-        "TARGET_POSTGRES_BATCH_SIZE_ROWS": "20",
+        # The loader loads every 20 rows of a stream: a stopped run has committed batches before the stop,
+        # which the rerun's rows (from the resume point on, one record early) are merged over.
+        "TARGET_POSTGRES_BULK_BATCH_SIZE_ROWS": "20",
+        # Each tap's catalog discovered once, handed to every run (Meltano's catalog extra).
+        "REST_TAPS_CATALOG_DIR": str(tmp / "catalogs"),
     }
     try:
+        write_catalogs(tmp / "catalogs", meltano_project.root, env)
         for seed, account in enumerate(load_accounts(accounts_path).all(), start=11):
             key = f"k12-{account.api}-{account.name}-{uuid.uuid4().hex}"
             sandbox = SandboxProcess(account.api, key, seed, RECORDS)
@@ -174,12 +235,16 @@ def assert_every_id_once(deployment: Deployment, label: str, schema: str) -> Non
 
 
 @pytest.fixture(scope="module")
-def first_round(deployment: Deployment) -> dict[str, Any]:
-    """Every partition once: three succeed, the wrong key fails."""
-    results = {}
-    for api, account in [("crm", "acme"), ("crm", "wrongkey"), ("projects", "acme"), ("leads", "acme")]:
-        results[f"{api}/{account}"] = deployment.run(api, account)
-    return results
+def first_round(deployment: Deployment, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Every partition once, the four runs at the same time, each in a worker process of its own: three
+    succeed, the wrong key fails."""
+    labels = ["crm/acme", "crm/wrongkey", "projects/acme", "leads/acme"]
+    logs = {label: tmp_path_factory.mktemp("worker") / "worker.log" for label in labels}
+    workers = {}
+    for label in labels:
+        api, account = label.split("/")
+        workers[label] = deployment.start_worker(api, account, logs[label])
+    return {label: deployment.finished_run(worker, logs[label]) for label, worker in workers.items()}
 
 
 def test_wrong_key_fails_that_partition_alone_with_the_taps_one_line_error(
@@ -239,6 +304,10 @@ def test_no_key_in_dagster_logs_event_log_or_metadata(
     assert any("Beginning sync of" in places[p] for p in compute_logs), (
         "meltano's log is not in the compute log"
     )
+    # Every run took its tap's catalog from REST_TAPS_CATALOG_DIR instead of discovering it.
+    catalog_dir = deployment.env["REST_TAPS_CATALOG_DIR"]
+    for run in deployment.instance.get_runs():
+        assert f"Using custom catalog in {catalog_dir}/tap-" in places[f"event log of run {run.run_id}"], run
     for label, key in deployment.keys.items():
         leaked = [where for where, text in places.items() if key in text]
         assert not leaked, f"the key of {label} appears in {leaked}"
@@ -263,7 +332,7 @@ def stored_state(meltano_db: str, state_id: str) -> dict[str, Any]:
 def test_killed_run_resumes_from_shared_state_on_the_rerun(deployment: Deployment, tmp_path: Path) -> None:
     """The run worker is told to stop (SIGTERM: Dagster's terminate, a pod evicted) mid-sync; a new run in
     another process, as on another machine, resumes from the state Meltano stored in PostgreSQL."""
-    label, state_id = "crm/acme", "dev:tap-crm--acme-to-target-postgres"
+    label, state_id = "crm/acme", f"dev:tap-crm--acme-to-{POSTGRES_LOADER}"
     # The same account's data (same seed), more of it, 100 ms a page, one page at a time until stopped.
     sandbox = SandboxProcess("crm", deployment.keys[label], 11, 300, latency_ms=100)
     old = deployment.sandboxes[label]
@@ -287,16 +356,18 @@ def test_killed_run_resumes_from_shared_state_on_the_rerun(deployment: Deploymen
                 stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + 300
-        while sum(r["path"] == "/v1/tasks" for r in sandbox.request_log()) < 8:
+        # Stopped in the sync's first stream (the SDK syncs streams in name order: accounts, 34 pages here)
+        # after its 4th page, so no time goes on waiting through the other streams.
+        while sum(r["path"] == "/v1/accounts" for r in sandbox.request_log()) < 4:
             assert worker.poll() is None, (
                 f"the run ended before it could be stopped: {log.read_text()[-3000:]}"
             )
-            assert time.monotonic() < deadline, "the sync never got to its 8th page of tasks"
+            assert time.monotonic() < deadline, "the sync never got to its 4th page of accounts"
             time.sleep(0.1)
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=180)
         bookmarks = stored_state(deployment.meltano_db, state_id).get("bookmarks", {})
-        # The stream in flight when the stop arrived (tasks, or a later one on a slow machine).
+        # The stream in flight when the stop arrived (accounts, or a later one on a slow machine).
         resumed = {s: b["resume"]["offset"] for s, b in bookmarks.items() if "resume" in b}
         assert len(resumed) == 1, f"expected one stream with a resume point: {bookmarks}"
         ((stream, stored),) = resumed.items()
@@ -339,7 +410,7 @@ def test_dlt_variant_loads_an_account_partition_and_keeps_its_key_out(
         monkeypatch.setenv("T12_DLT_LEADS_KEY", key)
         monkeypatch.setenv("TAP_LEADS__ACME_BASE_URL", sandbox.base_url)
         monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
-        settings = Settings(accounts, tmp_path, "duckdb", tmp_path / "duckdb", "target-postgres")
+        settings = Settings(accounts, tmp_path, "duckdb", tmp_path / "duckdb", POSTGRES_LOADER)
         defs = build_dlt_definitions(settings)
         with instance_for_test(temp_dir=str(tmp_path)) as instance:
             assets = [a for a in defs.assets or [] if isinstance(a, AssetsDefinition)]
@@ -365,3 +436,24 @@ def test_dlt_variant_loads_an_account_partition_and_keeps_its_key_out(
             con.close()
     finally:
         sandbox.stop()
+
+
+def test_rows_per_stream_are_the_taps_record_counts_in_either_log_form() -> None:
+    """Meltano hands a tap's metric on parsed (`metric_info`) or, when it does not read the plugin's
+    structured log, as the SDK's `METRIC: {...}` text; both count. The loader's own count of the same
+    rows (a consumer's metric) is not added again."""
+    log = MeltanoLog()
+
+    def counter(value: int, stream: str, metric: str = "record_count") -> dict[str, Any]:
+        return {"type": "counter", "metric": metric, "value": value, "tags": {"stream": stream}}
+
+    tap = {"string_id": "tap-crm--acme", "level": "info", "producer": True, "consumer": False}
+    loader = {"string_id": POSTGRES_LOADER, "level": "info", "producer": False, "consumer": True}
+    log.take({**tap, "event": "METRIC", "metric_info": counter(30, "accounts")})
+    log.take({**tap, "event": "METRIC: " + json.dumps(counter(12, "tags"))})
+    log.take({**tap, "event": "METRIC: " + json.dumps(counter(3, "tags"))})
+    log.take({**tap, "event": "METRIC: " + json.dumps(counter(5, "tags", "http_request_count"))})
+    log.take({**tap, "event": "METRIC: {not json"})
+    log.take({**loader, "event": "METRIC", "metric_info": counter(30, "accounts")})
+    log.take({**loader, "event": "METRIC: " + json.dumps(counter(15, "tags"))})
+    assert dict(log.records) == {"accounts": 30, "tags": 15}

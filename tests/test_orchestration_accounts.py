@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -85,3 +87,26 @@ def test_missing_key_variable_is_named_not_guessed() -> None:
     with pytest.raises(RuntimeError, match=f"{account.api_key_env} holding its API key is not set"):
         account.api_key({})
     assert account.api_key({account.api_key_env: "k"}) == "k"
+
+
+def test_duckdb_file_per_account_goes_through_the_loaders_own_variable(tmp_path: Path) -> None:
+    """The per-account DuckDB file is set through the variable Meltano itself names for the loader's
+    `filepath` (`meltano config list`), not one we guess; a wrong name would land every account in the
+    project's default file."""
+    from orchestration.meltano_assets import MeltanoResource
+    from orchestration.settings import DUCKDB_LOADER
+
+    account = load_accounts(REPO / "accounts.yml").all()[0]
+    resource = MeltanoResource(project_root=str(REPO), loader=DUCKDB_LOADER, duckdb_dir=str(tmp_path))
+    env = resource.run_env(account)
+    listed = subprocess.run(
+        [str(Path(sys.executable).parent / "meltano"), "config", "list", DUCKDB_LOADER],
+        cwd=REPO, capture_output=True, text=True, check=False,
+        env={"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", str(tmp_path)),
+             "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path}/meltano.db", "MELTANO_PROJECT_ROOT": str(REPO),
+             "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false", "NO_COLOR": "1"},
+    )  # fmt: skip
+    found = re.search(r"^filepath \[env: (\w+)\]", listed.stdout, re.M)
+    assert found, listed.stdout + listed.stderr
+    variable = found.group(1)
+    assert env.get(variable) == str(tmp_path / f"meltano_{account.schema}.duckdb"), (variable, env)

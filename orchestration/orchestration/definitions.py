@@ -90,6 +90,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
                 project_root=str(settings.project_root),
                 loader=settings.loader,
                 duckdb_dir=str(settings.duckdb_dir),
+                catalog_dir=str(settings.catalog_dir or ""),
             )
         },
     )

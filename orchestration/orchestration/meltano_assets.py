@@ -46,6 +46,12 @@ RETRY_POLICY = RetryPolicy(max_retries=2, delay=30, backoff=Backoff.EXPONENTIAL)
 TERMINATION_TIMEOUT_S = 60
 
 
+def plugin_env(plugin: str, setting: str) -> str:
+    """Meltano's environment variable for a plugin's setting or extra: `target-duckdb-bulk`, `filepath` ->
+    `TARGET_DUCKDB_BULK_FILEPATH`; `tap-crm--acme`, `_catalog` -> `TAP_CRM__ACME__CATALOG`."""
+    return f"{plugin}_{setting}".upper().replace("-", "_")
+
+
 def stream_names(api: str) -> list[str]:
     """The tap's streams, in its order (the taps are the source of truth for what they sync)."""
     if api not in ("crm", "projects", "leads"):
@@ -65,6 +71,7 @@ class MeltanoResource(ConfigurableResource):
     loader: str
     duckdb_dir: str
     environment: str | None = None  # Meltano environment; None: MELTANO_ENVIRONMENT or the project default
+    catalog_dir: str = ""  # tap-<api>.json catalogs given to Meltano instead of discovery per run
     full_refresh: bool = False
 
     def state_id(self, account: Account) -> str:
@@ -80,7 +87,13 @@ class MeltanoResource(ConfigurableResource):
         if self.loader == DUCKDB_LOADER:
             # DuckDB takes one writer per file: one file per account, so accounts load side by side.
             Path(self.duckdb_dir).mkdir(parents=True, exist_ok=True)
-            env["TARGET_DUCKDB_FILEPATH"] = str(Path(self.duckdb_dir) / f"meltano_{account.schema}.duckdb")
+            env[plugin_env(DUCKDB_LOADER, "filepath")] = str(
+                Path(self.duckdb_dir) / f"meltano_{account.schema}.duckdb"
+            )
+        catalog = Path(self.catalog_dir) / f"tap-{account.api}.json" if self.catalog_dir else None
+        if catalog is not None and catalog.is_file():
+            # Meltano's `catalog` extra: the tap is not asked to discover its streams on every run.
+            env[plugin_env(account.extractor, "_catalog")] = str(catalog.resolve())
         return env
 
     def sync(

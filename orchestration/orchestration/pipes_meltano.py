@@ -5,8 +5,8 @@ Started by the code location (`python -m orchestration.pipes_meltano`) inside a 
 
 - runs `meltano --log-format=json run [--full-refresh] <extractor> <loader>` and reads Meltano's JSON log;
 - writes every log line, readable, to its own stderr: Dagster keeps it as the step's compute log;
-- sends the lines that matter (streams starting and finishing, resumes, warnings, errors) to Dagster's
-  event log through Pipes;
+- sends the lines that matter (streams starting and finishing, resumes, the catalog given, warnings,
+  errors) to Dagster's event log through Pipes;
 - counts the records the tap emitted per stream (singer-sdk's `record_count` metrics) and, when the run
   succeeded, reports one materialization per stream asset with that count as metadata;
 - when it failed, reports the plugin's own one-line error (e.g. the tap's `tap-crm: stream 'tasks': GET
@@ -36,7 +36,14 @@ from typing import Any
 from dagster_pipes import PipesContext, open_dagster_pipes
 
 ERROR_LEVELS = {"error", "critical", "exception"}
-NOTABLE = ("Beginning ", "resuming at", " records from ", "Incremental state has been updated")
+METRIC_PREFIX = "METRIC: "  # singer-sdk's text form of a metric line
+NOTABLE = (
+    "Beginning ",
+    "resuming at",
+    " records from ",
+    "Incremental state has been updated",
+    "Using custom catalog",  # the catalog given (REST_TAPS_CATALOG_DIR), not discovered
+)
 
 
 def meltano_executable() -> str:
@@ -56,6 +63,26 @@ def readable(event: dict[str, Any]) -> str:
     return f"{event.get('timestamp', '')} {event.get('level', 'info')!s:<7} {who}: {text}"
 
 
+def tap_metric(event: dict[str, Any]) -> dict[str, Any] | None:
+    """A singer-sdk metric the extractor logged, in either form Meltano hands it on: parsed
+    (`metric_info`, when Meltano reads the plugin's structured log) or as the SDK's text line
+    `METRIC: {...}` (when the structured record lost its parts on the way, as keyguard's log filter
+    once made it). The loader's metrics (a consumer's) are not the rows the tap synced."""
+    if not event.get("producer"):
+        return None
+    metric = event.get("metric_info")
+    if isinstance(metric, dict):
+        return metric
+    text = str(event.get("event", ""))
+    if not text.startswith(METRIC_PREFIX):
+        return None
+    try:
+        parsed = json.loads(text[len(METRIC_PREFIX) :])
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
 class MeltanoLog:
     """What the run said: records per stream, and the error that ended it."""
 
@@ -65,11 +92,12 @@ class MeltanoLog:
         self.meltano_errors: list[str] = []
 
     def take(self, event: dict[str, Any]) -> None:
-        metric = event.get("metric_info")
-        if isinstance(metric, dict) and event.get("producer") and metric.get("metric") == "record_count":
-            stream = (metric.get("tags") or {}).get("stream")
-            if stream:
-                self.records[str(stream)] += int(metric.get("value") or 0)
+        metric = tap_metric(event)
+        if metric is not None:
+            if metric.get("metric") == "record_count":
+                stream = (metric.get("tags") or {}).get("stream")
+                if stream:
+                    self.records[str(stream)] += int(metric.get("value") or 0)
             return
         if str(event.get("level", "")).lower() not in ERROR_LEVELS:
             return

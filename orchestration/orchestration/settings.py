@@ -6,11 +6,14 @@
 | `MELTANO_PROJECT_ROOT` | the repository root | the Meltano project every run uses |
 | `REST_TAPS_WAREHOUSE` | `duckdb` | `duckdb` (one file per account) or `postgres` |
 | `REST_TAPS_DUCKDB_DIR` | `output/accounts` in the project | where the per-account DuckDB files go |
-| `REST_TAPS_POSTGRES_LOADER` | `target-postgres` | the Meltano loader for `postgres` |
+| `REST_TAPS_POSTGRES_LOADER` | `target-postgres-bulk` | the Meltano loader for `postgres` |
+| `REST_TAPS_CATALOG_DIR` | unset | catalogs `tap-<api>.json` (`python -m orchestration.catalogs DIR`) |
 | `MELTANO_DATABASE_URI` | SQLite in `.meltano/` | Meltano's system database (state); PostgreSQL to share |
 
-The PostgreSQL loader's connection comes from Meltano's own variables (`TARGET_POSTGRES_HOST`, ...);
-the dlt variant's from dlt's (`DESTINATION__POSTGRES__CREDENTIALS`).
+The loaders are this repository's bulk loaders (`target-duckdb-bulk`, `target-postgres-bulk`). The
+PostgreSQL loader's connection comes from Meltano's own variables for it (`TARGET_POSTGRES_BULK_HOST`,
+`_PORT`, `_USER`, `_PASSWORD`, `_DATABASE`); the dlt variant's from dlt's
+(`DESTINATION__POSTGRES__CREDENTIALS`).
 """
 
 from __future__ import annotations
@@ -23,8 +26,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 # The Meltano loader for the PostgreSQL warehouse: one name, so switching loaders is one line
 # (or REST_TAPS_POSTGRES_LOADER=... without a code change).
-POSTGRES_LOADER = "target-postgres"
-DUCKDB_LOADER = "target-duckdb"
+POSTGRES_LOADER = "target-postgres-bulk"
+DUCKDB_LOADER = "target-duckdb-bulk"
 WAREHOUSES = ("duckdb", "postgres")
 
 
@@ -42,6 +45,7 @@ class Settings:
     warehouse: str
     duckdb_dir: Path
     postgres_loader: str
+    catalog_dir: Path | None = None
 
     @property
     def loader(self) -> str:
@@ -59,4 +63,5 @@ class Settings:
             warehouse=warehouse,
             duckdb_dir=Path(os.environ.get("REST_TAPS_DUCKDB_DIR") or project / "output" / "accounts"),
             postgres_loader=os.environ.get("REST_TAPS_POSTGRES_LOADER") or POSTGRES_LOADER,
+            catalog_dir=Path(catalogs) if (catalogs := os.environ.get("REST_TAPS_CATALOG_DIR")) else None,
         )
