@@ -69,13 +69,7 @@ def _loader(name: str, config: dict[str, Any], singer: Path, tmp: Path) -> Child
     path.write_text(json.dumps(config))
     exe = venv_script(name) if name.endswith("-bulk") else str(_stock_postgres())
     with open(singer, "rb") as stdin:
-        # Through bench.rss: the peak RSS is the loader's own, not inherited from this process.
-        result = run_child([sys.executable, "-m", "bench.rss", "--", exe, "--config", str(path)], stdin=stdin)
-    for line in reversed(result.stderr.splitlines()):
-        if line.startswith("peak-rss-kb "):
-            result.max_rss_mb = int(line.split()[1]) / 1024
-            break
-    return result
+        return run_child([exe, "--config", str(path)], stdin=stdin)  # the loader's own peak RSS
 
 
 def _stock_postgres() -> Path:

@@ -141,13 +141,22 @@ def run_child(
     timeout: float = 1800,
     stdin: t.IO[bytes] | None = None,
 ) -> ChildRun:
-    """Run one child to its end; the rusage of exactly that child comes from ``os.wait4``."""
+    """Run one child to its end, through ``bench.rss``: the wall time and peak RSS are those of exactly
+    that child (spawned by this process, a child's ``ru_maxrss`` would start at this process's own peak,
+    which grows as results are checked; and the wrapper's own start is not timed)."""
+    wrapped = [sys.executable, str(Path(__file__).with_name("rss.py")), "--", *argv]
     with tempfile.TemporaryFile() as err, open(stdout, "wb") as out:
         started = time.perf_counter()
         proc = subprocess.Popen(
-            argv, stdin=stdin or subprocess.DEVNULL, stdout=out, stderr=err, env=env or child_env(), cwd=cwd
+            wrapped,
+            stdin=stdin or subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            env=env or child_env(),
+            cwd=cwd,
+            start_new_session=True,
         )
-        killer = threading.Timer(timeout, proc.kill)
+        killer = threading.Timer(timeout, lambda: os.killpg(proc.pid, 9))
         killer.start()
         try:
             _, status, usage = os.wait4(proc.pid, 0)
@@ -157,7 +166,12 @@ def run_child(
         proc.returncode = os.waitstatus_to_exitcode(status)
         err.seek(0)
         text = err.read().decode(errors="replace")
-    return ChildRun(wall, proc.returncode, usage.ru_maxrss / 1024, text)
+    rss_mb = usage.ru_maxrss / 1024
+    head, _, last = text.rstrip("\n").rpartition("\n")
+    if last.startswith("peak-rss-kb "):
+        fields = last.split()
+        rss_mb, wall, text = int(fields[1]) / 1024, float(fields[3]), head
+    return ChildRun(wall, proc.returncode, rss_mb, text)
 
 
 def record_count_metric(stderr: str, stream: str) -> int:

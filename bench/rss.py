@@ -1,4 +1,5 @@
-"""``python -m bench.rss -- ARGV...``: run ARGV and append its peak RSS to stderr as ``peak-rss-kb N``.
+"""``python -m bench.rss -- ARGV...``: run ARGV; append its peak RSS and wall time to stderr as
+``peak-rss-kb N wall-s S``.
 
 Linux counts the parent's peak RSS into a child's ``ru_maxrss`` when the child execs (the old address
 space's high-water mark), so a child spawned by the benchmark process, which grows as it checks
@@ -11,14 +12,17 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 
 def main(argv: list[str]) -> int:
     if argv[:1] == ["--"]:
         argv = argv[1:]
+    started = time.perf_counter()
     proc = subprocess.Popen(argv)
     _, status, usage = os.wait4(proc.pid, 0)
-    sys.stderr.write(f"\npeak-rss-kb {usage.ru_maxrss}\n")
+    wall = time.perf_counter() - started
+    sys.stderr.write(f"\npeak-rss-kb {usage.ru_maxrss} wall-s {wall:.6f}\n")
     return os.waitstatus_to_exitcode(status)
 
 
