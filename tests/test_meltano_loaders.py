@@ -63,14 +63,19 @@ def test_pinned_target_duckdb_loads_every_row(meltano_run: Any) -> None:
     assert duckdb_ids(meltano_run.duckdb_path, "proof", "events") == list(range(1, ROWS + 1))
 
 
-def test_pinned_duckdb_version(meltano_project: Any) -> None:
-    python = meltano_project.sys_dir / "loaders" / "target-duckdb" / "venv" / "bin" / "python"
-    version = subprocess.run(
+def _plugin_duckdb_version(meltano_project: Any, loader: str) -> str:
+    """The duckdb version installed in a loader plugin's own venv."""
+    python = meltano_project.sys_dir / "loaders" / loader / "venv" / "bin" / "python"
+    return subprocess.run(
         [str(python), "-c", "import duckdb; print(duckdb.__version__)"],
         capture_output=True,
         text=True,
         check=True,
     ).stdout.strip()
+
+
+def test_pinned_duckdb_version(meltano_project: Any) -> None:
+    version = _plugin_duckdb_version(meltano_project, "target-duckdb")
     assert tuple(int(p) for p in version.split(".")[:2]) < (1, 3), version
 
 
@@ -145,11 +150,5 @@ def test_bulk_loaders_load_every_row_and_merge(loader: str, meltano_run: Any, re
 
 
 def test_bulk_duckdb_loader_runs_on_a_current_duckdb(meltano_project: Any) -> None:
-    python = meltano_project.sys_dir / "loaders" / "target-duckdb-bulk" / "venv" / "bin" / "python"
-    version = subprocess.run(
-        [str(python), "-c", "import duckdb; print(duckdb.__version__)"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    version = _plugin_duckdb_version(meltano_project, "target-duckdb-bulk")
     assert tuple(int(p) for p in version.split(".")[:2]) >= (1, 4), version
