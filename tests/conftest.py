@@ -12,6 +12,8 @@
 - `postgres` (session): a DSN of a server: TEST_PG_DSN when set (.ci/run sets it), else a server started
   from the local binaries; skipped when there are none, failed instead when CI=true.
 - `pg_database` (function): a fresh, empty database on that server; its DSN.
+- `built_wheels` (session): `uv build --wheel` of every workspace member, once per test run however many
+  xdist workers; {member directory: wheel path} (tests/dists.py).
 - `duckdb_ids`, `postgres_ids`, `jsonl_ids` and `tap_env`, `target_postgres_env` (the bulk loader's too:
   `target_postgres_env(dsn, "target-postgres-bulk")`): plain functions, also
   importable with `from warehouse import ...`.
@@ -35,6 +37,7 @@ from bench import e2e
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import dists
 import pg as pgserver
 from warehouse import (
     duckdb_ids,
@@ -194,6 +197,22 @@ def pg_database(postgres: str) -> Iterator[str]:
     name = f"t_{uuid.uuid4().hex[:12]}"
     yield pgserver.create_database(postgres, name)
     pgserver.drop_database(postgres, name)
+
+
+@pytest.fixture(scope="session")
+def built_wheels(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Every workspace member's wheel, built once into the run's temp root shared by the xdist workers."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent
+    out = root / "wheels"
+    with open(root / "wheels.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (root / "wheels.done").exists():
+            shutil.rmtree(out, ignore_errors=True)
+            dists.build_wheels(out)
+            (root / "wheels.done").touch()
+    return {m.directory: w for m in dists.members() if (w := dists.wheel_path(out, m)) is not None}
 
 
 def pytest_report_header(config: Any) -> str:

@@ -2,7 +2,8 @@
 
 `tap-x/meltano-hub.yml` is what a user points `meltano add --from-ref` at. Its public pip_url installs the
 kit and the tap from the repository with `git+<repo>.git#subdirectory=...`; here the same form points at
-this clone (`git+file://`), so the test installs what is committed, exactly as a user would.
+this clone (`git+file://`), so the test installs what is committed, exactly as a user would. One more
+case points it at the wheels `uv build` made (the `built_wheels` fixture): the distributions install alone.
 """
 
 from __future__ import annotations
@@ -60,12 +61,40 @@ def _committed(path: str) -> bool:
 def test_add_from_ref_install_and_run(tap: str, tmp_path: Path) -> None:
     if not _committed(f"tap-{tap}/tap_{tap}/tap.py"):
         pytest.skip(f"tap-{tap} is not committed yet (git+file:// installs HEAD)")
+    definition = _definition(tap)
+    local = re.sub(r"git\+\S+?\.git#", f"git+file://{REPO}#", definition)
+    _add_install_and_invoke(tap, local, tmp_path)
+
+
+def test_add_from_ref_with_built_wheels(built_wheels: dict[str, Path], tmp_path: Path) -> None:
+    """The definition's pip_url with each `#subdirectory=X` replaced by the wheel `uv build` made of X:
+    the distributions alone (no source tree) install a working tap, with their dependencies from the index.
+    """
+    tap = "crm"
+    definition = _definition(tap)
+
+    def wheel(match: re.Match[str]) -> str:
+        directory = match.group(1)
+        assert directory in built_wheels, f"pip_url installs {directory}, which is no workspace member"
+        return str(built_wheels[directory])
+
+    local = re.sub(r"git\+\S+?\.git#subdirectory=(\S+)", wheel, definition)
+    assert "git+" not in local
+    _add_install_and_invoke(tap, local, tmp_path)
+
+
+def _definition(tap: str) -> str:
     definition = (REPO / f"tap-{tap}" / "meltano-hub.yml").read_text()
     public = re.search(r"^pip_url: (.*)$", definition, re.M)
     assert public and "#subdirectory=tapkit" in public.group(1), "pip_url must install the kit and the tap"
-    local = re.sub(r"git\+\S+?\.git#", f"git+file://{REPO}#", definition)
+    return definition
+
+
+def _add_install_and_invoke(tap: str, definition: str, tmp_path: Path) -> None:
+    """`meltano add --from-ref` of `definition` into a fresh project, then invoke the tap against a sandbox:
+    every record of the sandbox arrives."""
     ref = tmp_path / "tap.yml"
-    ref.write_text(local)
+    ref.write_text(definition)
 
     project = tmp_path / "someone-elses-project"
     project.mkdir()
