@@ -4,6 +4,10 @@ PostgreSQL refuses to run as root, so when we are root the server runs as the `p
 Debian's package) and the data directory is handed to it. MeltanoLabs target-postgres insists on a
 password even with trust auth, so the superuser gets one and the DSN carries it.
 
+Why not a library: pytest-postgresql 10.0 and testing.postgresql 1.3 were tried as root with Debian's
+PostgreSQL 15 binaries; both run initdb as the calling user and stop at "initdb: cannot be run as root",
+and neither can run the server as another OS user (pytest-postgresql's `user` is the database role).
+
 Used three ways:
 - `python tests/pg.py start DIR` prints a DSN and leaves the server running (`.ci/run` exports it as
   TEST_PG_DSN); `python tests/pg.py stop DIR` stops it.
