@@ -4,11 +4,10 @@
 
 from __future__ import annotations
 
-import argparse
-import subprocess
 import sys
 from collections.abc import Mapping
-from pathlib import Path
+
+import readmes
 
 from loaderkit import Kind
 from target_duckdb_bulk import warehouse as duckdb_warehouse
@@ -16,8 +15,6 @@ from target_duckdb_bulk.target import TargetDuckDBBulk
 from target_postgres_bulk import warehouse as postgres_warehouse
 from target_postgres_bulk.target import TargetPostgresBulk
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
 JSON_SCHEMA = {
     Kind.INTEGER: "`integer`",
     Kind.NUMBER: "`number` (or integer and number)",
@@ -125,11 +122,6 @@ tap-crm --config tap.json | {name} --config target.json > state.json
 
 def render(name: str) -> str:
     target, types, stock, config, how = LOADERS[name]
-    about = subprocess.run(
-        [str(BIN / name), "--about", "--format=markdown"], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    about = about.replace("\n# ", "\n### ").replace("\n## ", "\n### ")
-    about = about.split("\n", 1)[1].strip() if about.startswith("# ") else about
     return TEMPLATE.format(
         name=name,
         description=" ".join((target.__doc__ or "").split()),
@@ -137,28 +129,9 @@ def render(name: str) -> str:
         config=config,
         how=how,
         types="\n".join(f"| {JSON_SCHEMA[kind]} | `{types[kind]}` |" for kind in Kind),
-        about=about,
+        about=readmes.about_markdown(name),
     )
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--check", action="store_true", help="fail if a README is not what it would be")
-    args = parser.parse_args()
-    stale = []
-    for name in LOADERS:
-        path = ROOT / name / "README.md"
-        text = render(name)
-        if args.check:
-            if not path.exists() or path.read_text() != text:
-                stale.append(str(path.relative_to(ROOT)))
-        else:
-            path.write_text(text)
-    if stale:
-        print(f"stale: {', '.join(stale)}: run python scripts/loader_readmes.py", file=sys.stderr)
-        return 1
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(readmes.main("loader_readmes.py", __doc__, LOADERS, render))

@@ -4,19 +4,16 @@
 
 from __future__ import annotations
 
-import argparse
-import subprocess
 import sys
 import typing as t
-from pathlib import Path
+
+import readmes
 
 from tap_crm.tap import TapCRM
 from tap_leads.tap import TapLeads
 from tap_projects.tap import TapProjects
 from tapkit import OffsetStream, RestTap
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
 TAPS: dict[str, tuple[type[RestTap], str, str]] = {
     "tap-crm": (TapCRM, "000_a607debe7e04b809.txt", "CRM"),
     "tap-projects": (TapProjects, "001_a74db3998dae5ada.txt", "PROJECTS"),
@@ -120,11 +117,6 @@ def render(name: str) -> str:
         else:
             paging = f"`{stream.offset_param}` + `{stream.size_param}`={stream.page_size}"
         rows.append(f"| `{stream.name}` | `{stream.path}` | `{stream.data_selector}` | {paging} |")
-    about = subprocess.run(
-        [str(BIN / name), "--about", "--format=markdown"], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    about = about.replace("\n# ", "\n### ").replace("\n## ", "\n### ")
-    about = about.split("\n", 1)[1].strip() if about.startswith("# ") else about
     return TEMPLATE.format(
         name=name,
         description=tap_class.__doc__,
@@ -136,28 +128,9 @@ def render(name: str) -> str:
             if any(stream.page_size is None for stream in streams)
             else ""
         ),
-        about=about,
+        about=readmes.about_markdown(name),
     )
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--check", action="store_true", help="fail if a README is not what it would be")
-    args = parser.parse_args()
-    stale = []
-    for name in TAPS:
-        path = ROOT / name / "README.md"
-        text = render(name)
-        if args.check:
-            if path.read_text() != text:
-                stale.append(str(path.relative_to(ROOT)))
-        else:
-            path.write_text(text)
-    if stale:
-        print(f"stale: {', '.join(stale)}: run python scripts/tap_readmes.py", file=sys.stderr)
-        return 1
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(readmes.main("tap_readmes.py", __doc__, TAPS, render))
