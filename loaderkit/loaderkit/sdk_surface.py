@@ -4,7 +4,7 @@ no public hook serves, and a fingerprint of the SDK source the kit was written a
 Everything else the kit uses is public (``Target.get_sink``, ``sink_exists``, ``drain_one``, ``mapper``,
 ``Sink.start_batch``/``process_record``/``process_batch``/``process_batch_files``, ``tally_record_read``,
 ``record_counter_metric``, ``is_full``, ``max_size``, ``GenericSingerReader.process_lines``, ...).
-``loaderkit/tests/test_loaderkit_sdk_surface.py`` fails when the installed SDK's source of any name
+``tests/test_sdk_surface.py`` fails when the installed SDK's source of any name
 below differs from its fingerprint, and when the kit's code (or a loader's) reaches a private SDK name
 not listed here: an SDK upgrade that changes one of them is then a visible decision (read the new
 source, adapt the kit, record the new fingerprint), never a guarantee lost in silence.
