@@ -16,6 +16,14 @@ from typing import Any
 from warehouse import postgres_config
 
 BIN = Path(sys.executable).parent
+# A key and a column of each plain type: the properties the loader tests' schemas start from.
+PLAIN_PROPS: dict[str, Any] = {
+    "id": {"type": "integer"},
+    "name": {"type": ["string", "null"]},
+    "amount": {"type": ["number", "null"]},
+    "active": {"type": ["boolean", "null"]},
+    "updated_at": {"type": ["string", "null"], "format": "date-time"},
+}
 
 
 def schema(stream: str, properties: dict[str, Any], keys: Iterable[str] = ("id",)) -> dict[str, Any]:
@@ -54,19 +62,28 @@ class Loader:
         base = {"filepath": str(self.db_path)} if self.kind == "duckdb" else postgres_config(self.dsn or "")
         return {**base, "default_target_schema": "proof", **settings}
 
+    def command(self, **settings: Any) -> list[str]:
+        """The loader's command line; its config, `config(**settings)`, written into the work dir."""
+        config = self.workdir / "config.json"
+        config.write_text(json.dumps(self.config(**settings)))
+        return [str(BIN / self.name), "--config", str(config)]
+
     def run(
         self, messages: Iterable[dict[str, Any] | str], timeout: float = 120, **settings: Any
     ) -> subprocess.CompletedProcess[str]:
-        config = self.workdir / "config.json"
-        config.write_text(json.dumps(self.config(**settings)))
         return subprocess.run(
-            [str(BIN / self.name), "--config", str(config)],
+            self.command(**settings),
             input=lines(messages),
             capture_output=True,
             text=True,
             timeout=timeout,
             check=False,
         )
+
+    def start(self, **settings: Any) -> subprocess.Popen[str]:
+        """The loader started, its stdin, stdout and stderr pipes in text mode, for a test to feed it."""
+        pipe = subprocess.PIPE
+        return subprocess.Popen(self.command(**settings), stdin=pipe, stdout=pipe, stderr=pipe, text=True)
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
         if self.kind == "duckdb":

@@ -16,15 +16,11 @@ import subprocess
 from typing import Any
 
 import pytest
-from bulk import BIN, Loader, error_lines, lines, output, schema, state
+from bulk import PLAIN_PROPS, Loader, error_lines, lines, output, schema, state
 
 Messages = list[dict[str, Any] | str]
 PROPS = {
-    "id": {"type": "integer"},
-    "name": {"type": ["string", "null"]},
-    "amount": {"type": ["number", "null"]},
-    "active": {"type": ["boolean", "null"]},
-    "updated_at": {"type": ["string", "null"], "format": "date-time"},
+    **PLAIN_PROPS,
     "meta": {"type": ["object", "null"], "properties": {"id": {"type": "integer"}}},
     "tags": {"type": ["array", "null"]},
 }
@@ -47,11 +43,7 @@ def loader(request: pytest.FixtureRequest, tmp_path: Any) -> Loader:
 
 def run_bytes(loader: Loader, data: bytes, **settings: Any) -> subprocess.CompletedProcess[str]:
     """The loader's CLI on input given as bytes (lines a str cannot hold: invalid UTF-8, lone CR)."""
-    config = loader.workdir / "config.json"
-    config.write_text(json.dumps(loader.config(**settings)))
-    result = subprocess.run(
-        [str(BIN / loader.name), "--config", str(config)], input=data, capture_output=True, timeout=120
-    )
+    result = subprocess.run(loader.command(**settings), input=data, capture_output=True, timeout=120)
     return subprocess.CompletedProcess(
         result.args, result.returncode, result.stdout.decode(), result.stderr.decode(errors="replace")
     )

@@ -18,14 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bulk import BIN, Loader, error_lines, lines, output, record, schema, state
+from bulk import BIN, PLAIN_PROPS, Loader, error_lines, lines, output, record, schema, state
 
 PROPS = {
-    "id": {"type": "integer"},
-    "name": {"type": ["string", "null"]},
-    "amount": {"type": ["number", "null"]},
-    "active": {"type": ["boolean", "null"]},
-    "updated_at": {"type": ["string", "null"], "format": "date-time"},
+    **PLAIN_PROPS,
     "day": {"type": ["string", "null"], "format": "date"},
     "address": {"type": ["object", "null"], "properties": {"city": {"type": "string"}}},
     "tags": {"type": ["array", "null"], "items": {"type": "string"}},
@@ -324,12 +320,7 @@ def test_postgres_connection_lost_mid_load(request: pytest.FixtureRequest, tmp_p
 
     dsn = request.getfixturevalue("pg_database")
     loader = Loader("postgres", tmp_path, dsn)
-    config = tmp_path / "config.json"
-    config.write_text(json.dumps(loader.config(batch_size_rows=5)))
-    proc = subprocess.Popen(
-        [str(BIN / loader.name), "--config", str(config)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    proc = loader.start(batch_size_rows=5)
     assert proc.stdin is not None
     proc.stdin.write(lines([schema("items", PROPS), *(item(i) for i in range(1, 6))]))
     proc.stdin.flush()
@@ -384,12 +375,7 @@ def test_state_comes_out_only_after_its_rows_are_committed(
     import psycopg2.errors
 
     loader = Loader("postgres", tmp_path, request.getfixturevalue("pg_database"))
-    config = tmp_path / "config.json"
-    config.write_text(json.dumps(loader.config(batch_wait_limit_seconds=1)))
-    proc = subprocess.Popen(
-        [str(BIN / loader.name), "--config", str(config)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    proc = loader.start(batch_wait_limit_seconds=1)
     assert proc.stdin is not None and proc.stdout is not None
     try:
         proc.stdin.write(lines([schema("items", PROPS), *(item(i) for i in range(1, 3001))]))

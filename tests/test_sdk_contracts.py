@@ -14,7 +14,7 @@ from taps import TAPS
 from api_sandbox import run_sandbox
 from tap_crm.streams import TasksStream
 from tap_crm.tap import TapCRM
-from tapkit.testing import BIN, run_tap, tap_config
+from tapkit.testing import BIN, TapRun, run_tap, tap_config
 
 ALL = sorted(TAPS)
 
@@ -23,26 +23,29 @@ def messages(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.startswith('{"type"')]
 
 
+def run_in_test_mode(api: str, mode: str, records: int) -> tuple[TapRun, dict[str, list], list]:
+    """The tap run with `mode` (`--test`, `--test=schema`) against a sandbox of `records` records: the
+    run, what the sandbox holds (stream -> ids) and the requests it served."""
+    with run_sandbox(api, records=records) as sb:
+        run = run_tap(TAPS[api].tap, tap_config(sb.base_url), extra_args=(mode,))
+        assert run.returncode == 0, run.stderr[-3000:]
+        requests = sb.request_log()
+        return run, sb.truth(), requests
+
+
 @pytest.mark.parametrize("api", ALL)
 def test_dry_run_writes_one_record_per_stream(api):
-    t = TAPS[api]
-    with run_sandbox(api, records=300) as sb:
-        run = run_tap(t.tap, tap_config(sb.base_url), extra_args=("--test",))
-        assert run.returncode == 0, run.stderr[-3000:]
-        requests = len(sb.request_log())
-    counts = {s: len(run.ids(s)) for s in sb.truth()}
+    run, truth, requests = run_in_test_mode(api, "--test", records=300)
+    counts = {s: len(run.ids(s)) for s in truth}
     assert set(counts.values()) == {1}, counts  # one record per stream, not every record
-    assert requests <= 4 * len(counts)  # a page or a few per stream (pages in flight), not 300 records
+    assert len(requests) <= 4 * len(counts)  # a page or a few per stream (pages in flight), not 300 records
 
 
 @pytest.mark.parametrize("api", ALL)
 def test_test_schema_writes_schemas_and_makes_no_request(api):
-    t = TAPS[api]
-    with run_sandbox(api, records=30) as sb:
-        run = run_tap(t.tap, tap_config(sb.base_url), extra_args=("--test=schema",))
-        assert run.returncode == 0, run.stderr[-3000:]
-        assert sb.request_log() == []
-    assert {m["stream"] for m in run.messages if m["type"] == "SCHEMA"} == set(sb.truth())
+    run, truth, requests = run_in_test_mode(api, "--test=schema", records=30)
+    assert requests == []
+    assert {m["stream"] for m in run.messages if m["type"] == "SCHEMA"} == set(truth)
     assert not [m for m in run.messages if m["type"] == "RECORD"]
 
 
