@@ -128,3 +128,12 @@ def output(result: subprocess.CompletedProcess[str]) -> str:
 def error_lines(result: subprocess.CompletedProcess[str], loader: str) -> list[str]:
     """The loader's own error lines (`target-x-bulk: ...`)."""
     return [ln for ln in result.stderr.splitlines() if f"{loader}: " in ln and "ERROR" in ln]
+
+
+def only_error(result: subprocess.CompletedProcess[str], loader: Loader) -> str:
+    """The run failed with exactly one error line of the loader's and no traceback; that line."""
+    assert result.returncode == 1, output(result)
+    assert "Traceback" not in result.stderr, output(result)
+    found = error_lines(result, loader.name)
+    assert len(found) == 1, output(result)
+    return found[0]

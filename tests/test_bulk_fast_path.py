@@ -16,7 +16,7 @@ import subprocess
 from typing import Any
 
 import pytest
-from bulk import PLAIN_PROPS, Loader, error_lines, lines, output, schema, state
+from bulk import PLAIN_PROPS, Loader, lines, only_error, output, schema, state
 
 Messages = list[dict[str, Any] | str]
 PROPS = {
@@ -61,14 +61,6 @@ def paths_taken(result: subprocess.CompletedProcess[str]) -> tuple[int, int]:
 def record_line(stream: str, raw_record: str) -> str:
     extracted = '"time_extracted":"2024-01-01T00:00:00Z"'
     return f'{{"type":"RECORD","stream":"{stream}","record":{raw_record},{extracted}}}'
-
-
-def only_error(result: subprocess.CompletedProcess[str], loader: Loader) -> str:
-    assert result.returncode == 1, output(result)
-    assert "Traceback" not in result.stderr, output(result)
-    found = error_lines(result, loader.name)
-    assert len(found) == 1, output(result)
-    return found[0]
 
 
 ALL_COLUMNS = (

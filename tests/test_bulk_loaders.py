@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bulk import BIN, PLAIN_PROPS, Loader, error_lines, lines, output, record, schema, state
+from bulk import BIN, PLAIN_PROPS, Loader, lines, only_error, output, record, schema, state
 
 PROPS = {
     **PLAIN_PROPS,
@@ -68,15 +68,6 @@ def item(i: int, **changes: Any) -> dict[str, Any]:
 def loader(request: pytest.FixtureRequest, tmp_path: Path) -> Loader:
     dsn = request.getfixturevalue("pg_database") if request.param == "postgres" else None
     return Loader(request.param, tmp_path, dsn)
-
-
-def _only_error(result: subprocess.CompletedProcess[str], loader: Loader) -> str:
-    """The run failed with exactly one error line of the loader's and no traceback; that line."""
-    assert result.returncode == 1, output(result)
-    assert "Traceback" not in result.stderr, output(result)
-    found = error_lines(result, loader.name)
-    assert len(found) == 1, output(result)
-    return found[0]
 
 
 def test_every_id_once_typed_columns_and_state_after_the_load(loader: Loader) -> None:
@@ -155,7 +146,7 @@ def test_a_narrowing_type_change_is_refused(loader: Loader) -> None:
     result = loader.run(
         [schema("items", {**props, "code": {"type": "integer"}}), record("items", id=2, code=7)]
     )
-    line = _only_error(result, loader)
+    line = only_error(result, loader)
     assert "stream 'items'" in line and "column 'code' is string in the table but integer" in line, line
     assert loader.rows("items", "id, code") == [(1, "A7")]
 
@@ -246,7 +237,7 @@ def test_batch_files_from_a_taps_batch_config(loader: Loader, tmp_path: Path) ->
 
 def test_record_before_schema(loader: Loader) -> None:
     result = loader.run([record("items", id=5, name="x"), schema("items", PROPS)])
-    line = _only_error(result, loader)
+    line = only_error(result, loader)
     assert "stream 'items'" in line and "id=5" in line and "before any SCHEMA" in line, line
 
 
@@ -261,7 +252,7 @@ def test_record_violating_its_schema(loader: Loader) -> None:
         state(items={"offset": 8}),
     ]
     result = loader.run(bad)
-    line = _only_error(result, loader)
+    line = only_error(result, loader)
     assert "stream 'items'" in line and "id=7" in line and "yesterday" in line, line
     assert loader.ids("items") == [1, 2, 3, 4, 5], "the bad batch must not be half committed"
     assert result.stdout == "", "no STATE may cover records that were not loaded"
@@ -269,20 +260,20 @@ def test_record_violating_its_schema(loader: Loader) -> None:
 
 def test_wrong_json_type_is_refused(loader: Loader) -> None:
     result = loader.run([schema("items", PROPS), item(1), item(2, amount="lots"), item(3, active="yes")])
-    line = _only_error(result, loader)
+    line = only_error(result, loader)
     assert "stream 'items'" in line and "id=2" in line and "'amount'" in line and "lots" in line, line
 
 
 def test_integer_with_a_fraction_is_refused_not_rounded(loader: Loader) -> None:
     result = loader.run([schema("items", {"id": {"type": "integer"}, "qty": {"type": "integer"}}),
                          record("items", id=1, qty=1.5)])  # fmt: skip
-    line = _only_error(result, loader)
+    line = only_error(result, loader)
     assert "id=1" in line and "'qty'" in line and "1.5" in line, line
 
 
 def test_missing_key_property(loader: Loader) -> None:
     result = loader.run([schema("items", PROPS), item(1), record("items", name="no key here")])
-    line = _only_error(result, loader)
+    line = only_error(result, loader)
     assert "stream 'items'" in line and "lacks key property 'id'" in line and "no key here" in line, line
 
 
@@ -291,13 +282,13 @@ def test_null_key_in_a_batch_file(loader: Loader, tmp_path: Path) -> None:
     batch = {"type": "BATCH", "stream": "items", "encoding": {"format": "jsonl", "compression": "gzip"},
              "manifest": [url]}  # fmt: skip
     result = loader.run([schema("items", {"id": {"type": "integer"}}), batch])
-    line = _only_error(result, loader)
+    line = only_error(result, loader)
     assert "stream 'items'" in line and "no value for key property 'id'" in line, line
 
 
 def test_not_json_and_not_a_message(loader: Loader) -> None:
     result = loader.run([schema("items", PROPS), "this is not json"])
-    line = _only_error(result, loader)
+    line = only_error(result, loader)
     assert "input line 2 is not JSON" in line, line
 
 
@@ -306,7 +297,7 @@ def test_number_beyond_the_column_is_refused_or_kept(loader: Loader) -> None:
     raw = '{"type":"RECORD","stream":"items","record":{"id":1,"amount":0.1234567890123456789}}'
     result = loader.run([schema("items", PROPS), raw])
     if loader.kind == "duckdb":
-        line = _only_error(result, loader)
+        line = only_error(result, loader)
         assert "id=1" in line and "0.1234567890123456789" in line and "without rounding" in line, line
     else:
         assert result.returncode == 0, output(result)
@@ -346,7 +337,7 @@ def test_postgres_connection_lost_mid_load(request: pytest.FixtureRequest, tmp_p
         lines([*(item(i) for i in range(6, 11)), state(items={"offset": 10})]), timeout=60
     )
     result = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
-    line = _only_error(result, loader)
+    line = only_error(result, loader)
     assert "stream 'items'" in line and "id=6 .. id=10" in line and "nothing of it committed" in line, line
     assert "connection" in line, line
     assert loader.ids("items") == [1, 2, 3, 4, 5]

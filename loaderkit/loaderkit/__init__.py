@@ -6,7 +6,7 @@ A target is a `BulkTarget` with a `Warehouse`: records are spooled to JSON Lines
 
 from loaderkit.columns import Column, Kind, columns_from_schema, kind_of
 from loaderkit.errors import LoadError, describe_key
-from loaderkit.target import COMMON_SETTINGS, BulkTarget
+from loaderkit.target import COMMON_SETTINGS, BulkTarget, loader_settings
 from loaderkit.warehouse import Batch, BatchFile, Table, Warehouse
 
 __all__ = [
@@ -22,4 +22,5 @@ __all__ = [
     "columns_from_schema",
     "describe_key",
     "kind_of",
+    "loader_settings",
 ]

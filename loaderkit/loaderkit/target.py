@@ -14,6 +14,7 @@ from singer_sdk.exceptions import (
     MissingKeyPropertiesError,
     RecordsWithoutSchemaException,
 )
+from singer_sdk.helpers.capabilities import PluginCapabilities
 from singer_sdk.mapper import SameRecordTransform
 
 from loaderkit.errors import LoadError, describe_key, short
@@ -60,6 +61,12 @@ COMMON_SETTINGS: tuple[th.Property, ...] = (
 )
 
 
+def loader_settings(*connection: th.Property, own: t.Iterable[th.Property] = ()) -> dict:
+    """A loader's `config_jsonschema`: how to reach its database, the settings every bulk loader has
+    (COMMON_SETTINGS), then the database's own."""
+    return th.PropertiesList(*connection, *COMMON_SETTINGS, *own).to_dict()
+
+
 class BulkTarget(Target):
     """A singer-sdk Target whose sinks spool to files and load them through the database's bulk path."""
 
@@ -67,6 +74,8 @@ class BulkTarget(Target):
     default_sink_class = BulkSink
     warehouse_class: type[Warehouse]
     default_schema_name = "public"
+    # BulkSink loads a tap's BATCH files straight into the database.
+    capabilities = [*Target.capabilities, PluginCapabilities.BATCH]
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)

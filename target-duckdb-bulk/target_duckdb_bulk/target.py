@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from singer_sdk import typing as th
-from singer_sdk.helpers.capabilities import PluginCapabilities
 
-from loaderkit import COMMON_SETTINGS, BulkTarget
+from loaderkit import BulkTarget, loader_settings
 from target_duckdb_bulk.warehouse import DuckDBWarehouse
 
 
@@ -17,8 +16,7 @@ class TargetDuckDBBulk(BulkTarget):
     name = "target-duckdb-bulk"
     warehouse_class = DuckDBWarehouse
     default_schema_name = "main"
-    capabilities = [*BulkTarget.capabilities, PluginCapabilities.BATCH]
-    config_jsonschema = th.PropertiesList(
+    config_jsonschema = loader_settings(
         th.Property(
             "filepath",
             th.StringType,
@@ -26,16 +24,17 @@ class TargetDuckDBBulk(BulkTarget):
             title="File path",
             description="Path of the DuckDB database file (created with its directory when missing).",
         ),
-        *COMMON_SETTINGS,
-        th.Property(
-            "memory_limit",
-            th.StringType,
-            title="Memory limit",
-            default="256MB",
-            description="DuckDB's memory_limit for the load: beyond it DuckDB spills to disk, so the "
-            "loader's memory stays flat however large the table.",
-        ),
-    ).to_dict()
+        own=[
+            th.Property(
+                "memory_limit",
+                th.StringType,
+                title="Memory limit",
+                default="256MB",
+                description="DuckDB's memory_limit for the load: beyond it DuckDB spills to disk, so the "
+                "loader's memory stays flat however large the table.",
+            ),
+        ],
+    )
 
 
 if __name__ == "__main__":

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from singer_sdk import typing as th
-from singer_sdk.helpers.capabilities import PluginCapabilities
 
-from loaderkit import COMMON_SETTINGS, BulkTarget
+from loaderkit import BulkTarget, loader_settings
 from target_postgres_bulk.warehouse import PostgresWarehouse
 
 
@@ -17,8 +16,7 @@ class TargetPostgresBulk(BulkTarget):
     name = "target-postgres-bulk"
     warehouse_class = PostgresWarehouse
     default_schema_name = "public"
-    capabilities = [*BulkTarget.capabilities, PluginCapabilities.BATCH]
-    config_jsonschema = th.PropertiesList(
+    config_jsonschema = loader_settings(
         th.Property(
             "host", th.StringType, title="Host", default="localhost", description="Hostname of the server."
         ),
@@ -36,15 +34,16 @@ class TargetPostgresBulk(BulkTarget):
         th.Property(
             "database", th.StringType, title="Database", required=True, description="Database to load into."
         ),
-        *COMMON_SETTINGS,
-        th.Property(
-            "connect_timeout",
-            th.IntegerType,
-            title="Connect timeout",
-            default=30,
-            description="Seconds to wait for the server when connecting.",
-        ),
-    ).to_dict()
+        own=[
+            th.Property(
+                "connect_timeout",
+                th.IntegerType,
+                title="Connect timeout",
+                default=30,
+                description="Seconds to wait for the server when connecting.",
+            ),
+        ],
+    )
 
 
 if __name__ == "__main__":
