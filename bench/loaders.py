@@ -19,24 +19,20 @@ from bench.meltano_project import SYS_DIR
 from bench.procs import REPO, ChildRun, run_child, venv_script
 from bench.results import Delivery, Report, Row, log, mb
 from bench.sizes import Sizes
+from loaderkit.testing import schema, state
 
 STREAM = "items"
-SCHEMA = {
-    "type": "SCHEMA",
-    "stream": STREAM,
-    "key_properties": ["id"],
-    "schema": {
-        "type": "object",
-        "properties": {
-            "id": {"type": "integer"},
-            "name": {"type": ["string", "null"]},
-            "amount": {"type": ["number", "null"]},
-            "active": {"type": ["boolean", "null"]},
-            "updated_at": {"type": ["string", "null"], "format": "date-time"},
-            "meta": {"type": ["object", "null"], "properties": {"source": {"type": "string"}}},
-        },
+SCHEMA = schema(
+    STREAM,
+    {
+        "id": {"type": "integer"},
+        "name": {"type": ["string", "null"]},
+        "amount": {"type": ["number", "null"]},
+        "active": {"type": ["boolean", "null"]},
+        "updated_at": {"type": ["string", "null"], "format": "date-time"},
+        "meta": {"type": ["object", "null"], "properties": {"source": {"type": "string"}}},
     },
-}
+)
 
 
 def singer_file(path: Path, n: int) -> Path:
@@ -53,7 +49,7 @@ def singer_file(path: Path, n: int) -> Path:
                 f'"meta":{{"source":"bench"}}}}}}\n'
             )
             if i % 10_000 == 0 or i == n:
-                f.write(json.dumps({"type": "STATE", "value": {"bookmarks": {STREAM: {"id": i}}}}) + "\n")
+                f.write(json.dumps(state(**{STREAM: {"id": i}})) + "\n")
     return path
 
 
