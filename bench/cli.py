@@ -1,9 +1,9 @@
 """``python -m bench``: measure, print one table, write bench/RESULTS.md.
 
-Four benchmarks, each against a sandbox in its own process on loopback, each system a fresh
-subprocess timed from spawn to exit (start-up included, the same for every system), medians of
-``--runs`` rounds with the systems interleaved inside each round so drifting machine load hits them
-alike. Every system's delivery is checked against the sandbox's truth; a loss is printed in capitals
+The benchmarks (one module each), each against a sandbox in its own process on loopback, each system
+a fresh subprocess timed from spawn to exit (start-up included, the same for every system), medians
+of ``--runs`` rounds with the systems interleaved inside each round so drifting machine load hits
+them alike. Every system's delivery is checked against the sandbox's truth; a loss is printed in capitals
 and makes the exit status 1. Time targets are reported, never enforced.
 """
 
