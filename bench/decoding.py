@@ -16,11 +16,10 @@ import orjson
 import requests
 
 from api_sandbox import run_sandbox
+from bench.results import Report, Row, log
+from bench.sizes import Sizes
 from tapkit.body import decode_json
 from tapkit.writer import dumps_record
-
-if t.TYPE_CHECKING:
-    from bench.run import Report, Sizes
 
 RESOURCE, PATH, SELECTOR, PAGE = "jobs", "/v1/jobs", "results", 1000
 
@@ -45,8 +44,6 @@ def _pages(base_url: str, total: int) -> list[bytes]:
 
 
 def bench_decoding(report: Report, sizes: Sizes, runs: int) -> None:
-    from bench.run import Row, log
-
     total = max(sizes.throughput // 4, PAGE)
     benchmark = f"6. decoding: {total:,} {RESOURCE} in pages of {PAGE:,}, read and written back, in process"
     log(benchmark)

@@ -15,26 +15,24 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from bench import e2e
+from bench.meltano_project import SYS_DIR
 from bench.procs import REPO, ChildRun, run_child, venv_script
+from bench.results import Delivery, Report, Row, log, mb
+from bench.sizes import Sizes
+from loaderkit.testing import schema, state
 
 STREAM = "items"
-SCHEMA = {
-    "type": "SCHEMA",
-    "stream": STREAM,
-    "key_properties": ["id"],
-    "schema": {
-        "type": "object",
-        "properties": {
-            "id": {"type": "integer"},
-            "name": {"type": ["string", "null"]},
-            "amount": {"type": ["number", "null"]},
-            "active": {"type": ["boolean", "null"]},
-            "updated_at": {"type": ["string", "null"], "format": "date-time"},
-            "meta": {"type": ["object", "null"], "properties": {"source": {"type": "string"}}},
-        },
+SCHEMA = schema(
+    STREAM,
+    {
+        "id": {"type": "integer"},
+        "name": {"type": ["string", "null"]},
+        "amount": {"type": ["number", "null"]},
+        "active": {"type": ["boolean", "null"]},
+        "updated_at": {"type": ["string", "null"], "format": "date-time"},
+        "meta": {"type": ["object", "null"], "properties": {"source": {"type": "string"}}},
     },
-}
+)
 
 
 def singer_file(path: Path, n: int) -> Path:
@@ -51,7 +49,7 @@ def singer_file(path: Path, n: int) -> Path:
                 f'"meta":{{"source":"bench"}}}}}}\n'
             )
             if i % 10_000 == 0 or i == n:
-                f.write(json.dumps({"type": "STATE", "value": {"bookmarks": {STREAM: {"id": i}}}}) + "\n")
+                f.write(json.dumps(state(**{STREAM: {"id": i}})) + "\n")
     return path
 
 
@@ -73,7 +71,7 @@ def _loader(name: str, config: dict[str, Any], singer: Path, tmp: Path) -> Child
 
 
 def _stock_postgres() -> Path:
-    return e2e.CACHE / "loaders" / "target-postgres" / "venv" / "bin" / "target-postgres"
+    return SYS_DIR / "loaders" / "target-postgres" / "venv" / "bin" / "target-postgres"
 
 
 def _pg_ids(dsn: str) -> list[int]:
@@ -98,9 +96,7 @@ def _duckdb_ids(path: Path) -> list[int]:
         con.close()
 
 
-def bench_loaders(report: Any, sizes: Any, runs: int, tmp: Path) -> None:
-    from bench.run import Delivery, Row, delivered_text, log, mb, wall_text
-
+def bench_loaders(report: Report, sizes: Sizes, runs: int, tmp: Path) -> None:
     benchmark = "5. loaders alone: RECORD messages from a file (one stream, 6 properties)"
     log(benchmark)
     pg = _pg_module()
@@ -155,15 +151,8 @@ def bench_loaders(report: Any, sizes: Any, runs: int, tmp: Path) -> None:
             for i in range(1, runs + 1):
                 one(system, n, walls, rss, ds, i)
             rate = n / statistics.median(walls)
-            report.rows.append(
-                Row(
-                    benchmark,
-                    f"{system}, {n:,} records",
-                    delivered_text(ds),
-                    wall_text(walls),
-                    f"{rate:,.0f} rows/s, peak RSS {mb(rss):.0f} MB",
-                )
-            )
+            figure = f"{rate:,.0f} rows/s, peak RSS {mb(rss):.0f} MB"
+            report.measured(benchmark, f"{system}, {n:,} records", ds, walls, figure)
             return rate, mb(rss)
 
         n_small, n_large = sizes.loader_small, sizes.loader_large
@@ -200,23 +189,17 @@ def bench_loaders(report: Any, sizes: Any, runs: int, tmp: Path) -> None:
                 )
             )
         ratio = bulk_rate / stock_rate if bulk_rate and stock_rate else None
-        report.target(
-            benchmark,
-            "target-postgres-bulk ÷ MeltanoLabs target-postgres",
-            ratio,
-            "n/a" if ratio is None else f"{ratio:.2f}x",
-            "≥ 5x",
-            None if ratio is None else ratio >= 5,
+        report.ratio_target(
+            benchmark, "target-postgres-bulk ÷ MeltanoLabs target-postgres", ratio, "≥ 5x", lambda r: r >= 5
         )
         for system, by_n in peaks.items():
             growth = by_n[n_large] / by_n[n_small]
-            report.target(
+            report.ratio_target(
                 benchmark,
                 f"{system}: RSS at {n_large:,} ÷ at {n_small:,}",
                 growth,
-                f"{growth:.2f}x",
                 "≤ 1.2x",
-                growth <= 1.2,
+                lambda g: g <= 1.2,
             )
             report.target(
                 benchmark,

@@ -15,15 +15,13 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
-from bench import e2e
-from bench.procs import child_env
-
-if TYPE_CHECKING:
-    from bench.run import Report
+from bench import e2e, meltano_project
+from bench.procs import REPO, child_env
+from bench.results import Delivery, Report, Row, log
 
 ACCOUNTS_PER_API = 4
 RECORDS = {"crm": 2500, "projects": 4000, "leads": 10000}  # ~1,000 requests per account
@@ -55,9 +53,7 @@ def loaded_ids(path: Path, schema: str, tables: list[str]) -> dict[str, list[Any
 
 
 def bench_orchestrated(report: Report, tmp: Path, small: bool) -> None:
-    from bench.run import Delivery, Row, log
-
-    sys_path_tests = str(e2e.REPO / "tests")
+    sys_path_tests = str(REPO / "tests")
     import sys
 
     if sys_path_tests not in sys.path:
@@ -88,11 +84,11 @@ def bench_orchestrated(report: Report, tmp: Path, small: bool) -> None:
         accounts_path = tmp / "orch-accounts.yml"
         accounts_path.write_text(yaml.safe_dump(accounts_data()))
         accounts = parse_accounts(yaml.safe_load(accounts_path.read_text()), accounts_path)
-        project = e2e.MeltanoProject(tmp / "orch-project")
+        project = meltano_project.create(tmp / "orch-project", base_env=child_env())
         (project.root / INCLUDE_PATH).parent.mkdir(parents=True, exist_ok=True)
         (project.root / INCLUDE_PATH).write_text(render(accounts))
         if not project.installed():
-            log(f"  meltano install into {e2e.CACHE} (once, not timed) ...")
+            log(f"  meltano install into {meltano_project.SYS_DIR} (once, not timed) ...")
             project.install()
         # Each tap's catalog, discovered once (not timed): the runs hand it to Meltano, no discovery per run.
         log("  the taps' catalogs (once, not timed) ...")
@@ -110,7 +106,7 @@ def bench_orchestrated(report: Report, tmp: Path, small: bool) -> None:
                     **project.env,
                     **child_env(),
                     "MELTANO_PROJECT_ROOT": str(project.root),
-                    "MELTANO_SYS_DIR_ROOT": str(e2e.CACHE),
+                    "MELTANO_SYS_DIR_ROOT": str(meltano_project.SYS_DIR),
                     "MELTANO_DATABASE_URI": meltano_db,
                     "MELTANO_ENVIRONMENT": "dev",
                     "REST_TAPS_ACCOUNTS": str(accounts_path),

@@ -1,4 +1,4 @@
-"""Child processes: the sandbox server, and measured runs (wall time and peak RSS of one child)."""
+"""Child processes: their environment, and measured runs (wall time and peak RSS of one child)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import tempfile
 import threading
 import time
 import typing as t
-import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,14 +28,13 @@ def venv_script(name: str) -> str:
     return shutil.which(name) or name
 
 
-def child_env(**extra: str) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-    }
-    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
-    env.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
-    # A developer's own tap or dlt settings must not leak into a measurement.
+def clean_env(base: Mapping[str, str] | None = None, **extra: str) -> dict[str, str]:
+    """``base`` (default: this process's environment) with this environment's scripts first on PATH and
+    without a developer's own tap, target, dlt source or Meltano settings, which must not leak into a
+    measurement or a test; then ``extra``."""
+    env = dict(os.environ if base is None else base)
+    if not env.get("PATH", "").startswith(f"{VENV_BIN}{os.pathsep}"):
+        env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
     for key in list(env):
         if key.startswith(("TAP_", "TARGET_", "SOURCES__")) or key in {
             "MELTANO_ENVIRONMENT",
@@ -46,78 +45,12 @@ def child_env(**extra: str) -> dict[str, str]:
     return env
 
 
-class SandboxProcess:
-    """``api-sandbox serve --api projects ... --port 0`` in its own process (its own GIL)."""
-
-    def __init__(self, records: int, latency_ms: int = 0, api: str = "projects") -> None:
-        self._dir = tempfile.TemporaryDirectory(prefix="bench-sandbox-")
-        out_path = Path(self._dir.name) / "stdout"
-        self._out = open(out_path, "wb")  # noqa: SIM115 - open for the life of the server
-        self._err = open(Path(self._dir.name) / "stderr", "wb")  # noqa: SIM115
-        argv = [
-            venv_script("api-sandbox"),
-            "serve",
-            "--api",
-            api,
-            "--records",
-            str(records),
-            "--latency-ms",
-            str(latency_ms),
-            "--port",
-            "0",
-        ]
-        self.proc = subprocess.Popen(argv, stdout=self._out, stderr=self._err, env=child_env())
-        deadline = time.monotonic() + 60
-        while True:
-            first = out_path.read_text().split("\n", 1)
-            if len(first) == 2 and first[0].strip():
-                self.base_url = first[0].strip()
-                break
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(
-                    f"api-sandbox did not start: {(Path(self._dir.name) / 'stderr').read_text()}"
-                )
-            time.sleep(0.02)
-        self.records = records
-        self.latency_ms = latency_ms
-
-    def _get(self, path: str) -> object:
-        with urllib.request.urlopen(self.base_url.rstrip("/") + path, timeout=60) as response:
-            return json.loads(response.read())
-
-    def truth(self, resource: str | None = None) -> dict[str, list]:
-        """{resource: ids in served order}."""
-        if resource is None:
-            return self._get("/_sandbox/truth")  # type: ignore[return-value]
-        return {resource: self._get(f"/_sandbox/truth?resource={resource}")}  # type: ignore[dict-item]
-
-    def requests_made(self, path: str) -> int:
-        stats = t.cast("dict[str, dict[str, int]]", self._get("/_sandbox/stats"))
-        return int(stats.get(path, {}).get("requests", 0))
-
-    def reset(self) -> None:
-        request = urllib.request.Request(self.base_url.rstrip("/") + "/_sandbox/reset", method="POST")
-        with urllib.request.urlopen(request, timeout=60):
-            pass
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._out.close()
-        self._err.close()
-        self._dir.cleanup()
-
-    def __enter__(self) -> SandboxProcess:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment of a measured child: :func:`clean_env`, the repository importable, no telemetry."""
+    env = clean_env(PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+    env.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+    env.update(extra)
+    return env
 
 
 @dataclass

@@ -9,17 +9,16 @@ Run from the repository root after `make setup`.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
 import sys
 import time
-import urllib.request
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+
+from api_sandbox.launcher import SandboxProcess, SandboxStartError
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -33,42 +32,17 @@ def say(text: str = "") -> None:
     print(text, flush=True)
 
 
-def start_sandbox(api: str, port: int, stack: ExitStack) -> str:
-    """Start `api-sandbox serve`; return the base URL from its first stdout line."""
-    for attempt_port in (port, 0):
-        proc = subprocess.Popen(
-            [str(BIN / "api-sandbox"), "serve", "--api", api, "--port", str(attempt_port)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        assert proc.stdout is not None
-        line = proc.stdout.readline().strip()
-        if line.startswith("http"):
-            stack.callback(_stop, proc)
-            if attempt_port != port:
-                say(f"  port {port} is busy: {api} sandbox moved to {line}")
-            return line
-        proc.wait(timeout=10)
-        err = proc.stderr.read() if proc.stderr else ""
-        if attempt_port == 0:
-            raise SystemExit(f"api-sandbox serve --api {api} did not start:\n{err}")
-    raise AssertionError("unreachable")
-
-
-def _stop(proc: subprocess.Popen[str]) -> None:
-    proc.terminate()
+def start_sandbox(api: str, port: int, stack: ExitStack) -> SandboxProcess:
+    """`api-sandbox serve` on `port`, or on a free one when that is taken; stopped when `stack` closes."""
     try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
-def truth(base_url: str) -> dict[str, list[Any]]:
-    parts = urlsplit(base_url)
-    with urllib.request.urlopen(f"{parts.scheme}://{parts.netloc}/_sandbox/truth", timeout=30) as r:
-        data: dict[str, list[Any]] = json.load(r)
-    return data
+        sandbox = SandboxProcess(api, port=port)
+    except SandboxStartError:
+        try:
+            sandbox = SandboxProcess(api, port=0)
+        except SandboxStartError as exc:
+            raise SystemExit(str(exc)) from None
+        say(f"  port {port} is busy: {api} sandbox moved to {sandbox.base_url}")
+    return stack.enter_context(sandbox)
 
 
 def meltano_run(api: str, base_url: str) -> float:
@@ -141,13 +115,13 @@ def main() -> int:
     truths: dict[str, dict[str, list[Any]]] = {}
     say("==> starting the sandboxes (local fakes of the three APIs)")
     with ExitStack() as stack:
-        urls = {api: start_sandbox(api, port, stack) for api, port in APIS.items()}
-        for api, url in urls.items():
-            say(f"  {api:<9} {url}")
+        sandboxes = {api: start_sandbox(api, port, stack) for api, port in APIS.items()}
+        for api, sandbox in sandboxes.items():
+            say(f"  {api:<9} {sandbox.base_url}")
         say("==> meltano run, one tap at a time, into DuckDB")
-        for api, url in urls.items():
-            meltano_run(api, url)
-            truths[api] = truth(url)
+        for api, sandbox in sandboxes.items():
+            meltano_run(api, sandbox.base_url)
+            truths[api] = sandbox.truth()
         say("==> stopping the sandboxes")
     say()
     header = f"{'api':<9} {'table':<22} {'rows':>7} {'ids':>7} {'sandbox':>8}  ok"

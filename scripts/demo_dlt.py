@@ -1,7 +1,7 @@
 """`make demo-dlt`: the dlt variant end to end against the local sandboxes.
 
-Starts the three sandboxes (`api-sandbox serve --api <api> --port 0`; the first stdout line is the
-base URL), loads each with its dlt source into DuckDB (output/demo_dlt/dlt_<api>.duckdb, recreated on
+Starts the three sandboxes (`api-sandbox serve --api <api> --port 0` through `api_sandbox.launcher`),
+loads each with its dlt source into DuckDB (output/demo_dlt/dlt_<api>.duckdb, recreated on
 every run), stops the sandboxes and prints the rows per table next to the sandbox's truth
 (`GET <root>/_sandbox/truth`). Exits 1 if any table differs. Run from the repository root.
 """
@@ -9,16 +9,15 @@ every run), stops the sandboxes and prints the rows per table next to the sandbo
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
-import subprocess
 import sys
 import time
-import urllib.request
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
+
+from api_sandbox.launcher import SandboxProcess
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -28,47 +27,6 @@ from dlt_sources.__main__ import describe_error  # noqa: E402
 from dlt_sources.pipeline import hide_null_column_notes, load, make_pipeline  # noqa: E402
 
 SANDBOX_KEY = "sandbox-key"  # the sandboxes' default key; the demo never reads your secrets
-
-
-def sandbox_command() -> list[str]:
-    found = shutil.which("api-sandbox", path=str(Path(sys.executable).parent)) or shutil.which("api-sandbox")
-    if found:
-        return [found]
-    return [sys.executable, "-c", "import sys; from api_sandbox.cli import main; sys.exit(main())"]
-
-
-class SandboxProcess:
-    """`api-sandbox serve` in a child process; its first stdout line is the base URL."""
-
-    def __init__(self, api: str, records: int) -> None:
-        self.api = api
-        self.proc = subprocess.Popen(
-            [*sandbox_command(), "serve", "--api", api, "--port", "0", "--records", str(records)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline().strip()
-        if not line.startswith("http"):
-            self.stop()
-            raise RuntimeError(f"api-sandbox serve --api {api} did not print its base URL (got {line!r})")
-        self.base_url = line
-        self.root_url = line.removesuffix("/v2")
-
-    def truth(self) -> dict[str, list[Any]]:
-        with urllib.request.urlopen(f"{self.root_url}/_sandbox/truth", timeout=10) as response:
-            truth: dict[str, list[Any]] = json.loads(response.read())
-            return truth
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,8 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     with ExitStack() as stack:
         sandboxes = {}
         for api in args.apis:
-            sb = SandboxProcess(api, args.records)
-            stack.callback(sb.stop)
+            sb = stack.enter_context(SandboxProcess(api, records=args.records))
             sandboxes[api] = sb
             print(f"sandbox {api:<8} {sb.base_url}")
         for api, sb in sandboxes.items():

@@ -15,6 +15,10 @@ from typing import Any
 
 from warehouse import postgres_config
 
+from loaderkit.testing import lines, record, schema, state
+
+__all__ = ["BIN", "Loader", "error_lines", "lines", "output", "record", "schema", "state"]
+
 BIN = Path(sys.executable).parent
 # A key and a column of each plain type: the properties the loader tests' schemas start from.
 PLAIN_PROPS: dict[str, Any] = {
@@ -24,28 +28,6 @@ PLAIN_PROPS: dict[str, Any] = {
     "active": {"type": ["boolean", "null"]},
     "updated_at": {"type": ["string", "null"], "format": "date-time"},
 }
-
-
-def schema(stream: str, properties: dict[str, Any], keys: Iterable[str] = ("id",)) -> dict[str, Any]:
-    return {
-        "type": "SCHEMA",
-        "stream": stream,
-        "schema": {"type": "object", "properties": properties},
-        "key_properties": list(keys),
-    }
-
-
-def record(stream: str, **values: Any) -> dict[str, Any]:
-    return {"type": "RECORD", "stream": stream, "record": values}
-
-
-def state(**bookmarks: Any) -> dict[str, Any]:
-    return {"type": "STATE", "value": {"bookmarks": bookmarks}}
-
-
-def lines(messages: Iterable[dict[str, Any] | str]) -> str:
-    """Messages as JSON lines; a str is a line written by hand (say, a number with 19 digits)."""
-    return "".join((m if isinstance(m, str) else json.dumps(m)) + "\n" for m in messages)
 
 
 class Loader:

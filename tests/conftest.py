@@ -1,9 +1,9 @@
 """Fixtures for tests that cross packages: a ready Meltano project, PostgreSQL, and warehouse readers.
 
 - `meltano_project` (session): the repository's meltano.yml in a temp project dir, plugins installed once
-  into a cache shared by sessions and xdist workers (`.tmp/meltano-test/`, reinstalled only when
+  into a cache shared by sessions, xdist workers and the bench (`.tmp/meltano-test/`, reinstalled only when
   meltano.yml or a package's pyproject.toml changes; the taps are editable installs, so code changes need
-  no reinstall).
+  no reinstall): `bench.meltano_project`, the one definition of that project.
 - `meltano_run` (function): `meltano_run("run", "tap-crm", "target-duckdb", env={...})` runs meltano in
   that project with a per-test system database (state), `.meltano` run dir (plugin venvs linked from the
   cache), DuckDB file and JSONL directory; returns the
@@ -21,9 +21,7 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
-import shutil
 import subprocess
 import sys
 import uuid
@@ -33,7 +31,8 @@ from typing import Any
 
 import pytest
 
-from bench import e2e
+from bench.meltano_project import CACHE, MeltanoProject
+from bench.meltano_project import create as create_project
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -47,86 +46,16 @@ from warehouse import (
     target_postgres_env,
 )
 
-__all__ = ["duckdb_ids", "jsonl_ids", "postgres_ids", "tap_env", "target_postgres_env"]
+__all__ = ["MeltanoProject", "duckdb_ids", "jsonl_ids", "postgres_ids", "tap_env", "target_postgres_env"]
 
-REPO = Path(__file__).resolve().parents[1]
-CACHE = Path(os.environ.get("MELTANO_TEST_CACHE", REPO / ".tmp" / "meltano-test"))
 IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
-VENV_BIN = Path(sys.executable).parent
 PLUGIN_DIRS = {"extractors", "loaders", "mappers", "utilities", "transformers", "orchestrators", "files"}
-MELTANO = shutil.which("meltano", path=str(VENV_BIN)) or shutil.which("meltano") or "meltano"
-
-
-# One definition of the throwaway Meltano project's yml and of when its cached plugin venvs are stale,
-# shared with the bench (which installs into the same cache).
-_install_key = e2e.install_key
-_project_yml = e2e.project_yml
-
-
-class MeltanoProject:
-    """A Meltano project directory whose plugins are installed in a shared `.meltano` directory."""
-
-    def __init__(self, root: Path, sys_dir: Path):
-        self.root = root
-        self.sys_dir = sys_dir
-        self.env: dict[str, str] = {
-            **os.environ,
-            "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-            "MELTANO_SYS_DIR_ROOT": str(sys_dir),
-            "MELTANO_PROJECT_ROOT": str(root),
-            "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
-            "MELTANO_CLI_LOG_LEVEL": "info",
-            "NO_COLOR": "1",
-        }
-        # A developer's own settings must not leak into the tests.
-        for key in list(self.env):
-            if key.startswith(("TAP_", "TARGET_")) or key in {"MELTANO_ENVIRONMENT", "MELTANO_DATABASE_URI"}:
-                del self.env[key]
-
-    def run(
-        self, *args: str, env: Mapping[str, str] | None = None, timeout: float = 600, input: str | None = None
-    ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [MELTANO, *args],
-            cwd=self.root,
-            env={**self.env, **(env or {})},
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            input=input,
-            check=False,
-        )
-
-    def install(self) -> None:
-        """`meltano install`, once per change of what it installs, whatever the number of workers."""
-        self.sys_dir.mkdir(parents=True, exist_ok=True)
-        key = _install_key((self.root / "meltano.yml").read_text())
-        stamp = self.sys_dir / ".installed"
-        with open(self.sys_dir / ".install.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            if stamp.exists() and stamp.read_text() == key:
-                return
-            result = self.run(
-                "install",
-                # Bytecode compiled at install (the machines set PYTHONDONTWRITEBYTECODE): without it
-                # every plugin start recompiles its imports, 1.4 s of a bulk loader's 4.7 s run.
-                env={
-                    "MELTANO_DATABASE_URI": f"sqlite:///{self.sys_dir}/install.db",
-                    "UV_COMPILE_BYTECODE": "1",
-                },
-                timeout=1200,
-            )
-            if result.returncode != 0:
-                raise RuntimeError(f"meltano install failed:\n{result.stdout}\n{result.stderr}")
-            stamp.write_text(key)
 
 
 @pytest.fixture(scope="session")
 def meltano_project(tmp_path_factory: pytest.TempPathFactory) -> MeltanoProject:
-    root = tmp_path_factory.mktemp("meltano-project")
-    (root / "meltano.yml").write_text(_project_yml())
-    (root / "output").mkdir()
-    project = MeltanoProject(root, CACHE / ".meltano")
+    project = create_project(tmp_path_factory.mktemp("meltano-project"))
+    (project.root / "output").mkdir()
     project.install()
     return project
 

@@ -16,34 +16,22 @@ from typing import Any
 import pytest
 from warehouse import duckdb_ids, jsonl_ids, postgres_ids, target_postgres_env
 
+from loaderkit.testing import lines, record, schema, state
+
 ROWS = 250
 BATCH = 100  # three batches: 100, 100, 50
 
 
 def singer_stream(rows: int = ROWS) -> str:
     """SCHEMA, `rows` RECORDs whose timestamps end in +00:00, then STATE."""
-    lines = [
-        {
-            "type": "SCHEMA",
-            "stream": "events",
-            "key_properties": ["id"],
-            "schema": {
-                "type": "object",
-                "properties": {
-                    "id": {"type": "integer"},
-                    "name": {"type": ["string", "null"]},
-                    "updated_at": {"type": ["string", "null"], "format": "date-time"},
-                },
-            },
-        }
-    ]
-    for i in range(1, rows + 1):
-        stamp = f"2024-01-{1 + i % 28:02d}T{i % 24:02d}:00:00+00:00"
-        lines.append(
-            {"type": "RECORD", "stream": "events", "record": {"id": i, "name": f"n{i}", "updated_at": stamp}}
-        )
-    lines.append({"type": "STATE", "value": {"bookmarks": {"events": {"last": rows}}}})
-    return "\n".join(json.dumps(x) for x in lines) + "\n"
+    properties = {
+        "id": {"type": "integer"},
+        "name": {"type": ["string", "null"]},
+        "updated_at": {"type": ["string", "null"], "format": "date-time"},
+    }
+    stamps = (f"2024-01-{1 + i % 28:02d}T{i % 24:02d}:00:00+00:00" for i in range(1, rows + 1))
+    records = (record("events", id=i, name=f"n{i}", updated_at=s) for i, s in enumerate(stamps, start=1))
+    return lines([schema("events", properties), *records, state(events={"last": rows})])
 
 
 def _output(result: Any) -> str:

@@ -44,10 +44,10 @@ from dagster import (  # noqa: E402
 )
 from dagster._serdes import serialize_value  # noqa: E402
 
+from api_sandbox.launcher import SandboxProcess  # noqa: E402
 from orchestration.accounts import load_accounts  # noqa: E402
 from orchestration.catalogs import write_catalogs  # noqa: E402
 from orchestration.definitions import build_definitions  # noqa: E402
-from orchestration.local import SandboxProcess  # noqa: E402
 from orchestration.meltano_plugins import INCLUDE_PATH, render  # noqa: E402
 from orchestration.pipes_meltano import MeltanoLog  # noqa: E402
 from orchestration.settings import POSTGRES_LOADER  # noqa: E402
@@ -190,7 +190,7 @@ def deployment(
         write_catalogs(tmp / "catalogs", meltano_project.root, env)
         for seed, account in enumerate(load_accounts(accounts_path).all(), start=11):
             key = f"k12-{account.api}-{account.name}-{uuid.uuid4().hex}"
-            sandbox = SandboxProcess(account.api, key, seed, RECORDS)
+            sandbox = SandboxProcess(account.api, api_key=key, seed=seed, records=RECORDS)
             sandboxes[account.label] = sandbox
             keys[account.label] = key
             prefix = account.extractor.upper().replace("-", "_")
@@ -334,7 +334,7 @@ def test_killed_run_resumes_from_shared_state_on_the_rerun(deployment: Deploymen
     another process, as on another machine, resumes from the state Meltano stored in PostgreSQL."""
     label, state_id = "crm/acme", f"dev:tap-crm--acme-to-{POSTGRES_LOADER}"
     # The same account's data (same seed), more of it, 100 ms a page, one page at a time until stopped.
-    sandbox = SandboxProcess("crm", deployment.keys[label], 11, 300, latency_ms=100)
+    sandbox = SandboxProcess("crm", api_key=deployment.keys[label], seed=11, records=300, latency_ms=100)
     old = deployment.sandboxes[label]
     deployment.sandboxes[label] = sandbox
     try:
@@ -402,7 +402,7 @@ def test_dlt_variant_loads_an_account_partition_and_keeps_its_key_out(
     from orchestration.settings import Settings
 
     key = f"k12-dlt-{uuid.uuid4().hex}"
-    sandbox = SandboxProcess("leads", key, 7, RECORDS)
+    sandbox = SandboxProcess("leads", api_key=key, seed=7, records=RECORDS)
     try:
         accounts = tmp_path / "accounts.yml"
         accounts.write_text(yaml.safe_dump({"apis": {"leads": {"accounts": [

@@ -10,23 +10,21 @@ limits per account, pools per API).
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import yaml
 
+from api_sandbox.launcher import SandboxProcess
 from orchestration.accounts import ACCOUNT_TAG, Account, Accounts
 
 BIN = Path(sys.executable).parent
@@ -36,60 +34,6 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-class SandboxProcess:
-    """`api-sandbox serve` in its own process, standing in for one account's API."""
-
-    def __init__(self, api: str, api_key: str, seed: int, records: int, latency_ms: int = 0, **flags: Any):
-        self.api = api
-        self._dir = tempfile.TemporaryDirectory(prefix=f"sandbox-{api}-")
-        out = Path(self._dir.name) / "stdout"
-        argv = [str(BIN / "api-sandbox"), "serve", "--api", api, "--api-key", api_key, "--seed", str(seed)]
-        argv += ["--records", str(records), "--latency-ms", str(latency_ms), "--port", "0"]
-        for name, value in flags.items():
-            argv += [f"--{name.replace('_', '-')}", str(value)]
-        self._stdout = open(out, "wb")  # noqa: SIM115 - open for the life of the server
-        self._stderr = open(Path(self._dir.name) / "stderr", "wb")  # noqa: SIM115
-        self.proc = subprocess.Popen(argv, stdout=self._stdout, stderr=self._stderr)
-        deadline = time.monotonic() + 60
-        while True:
-            lines = out.read_text().split("\n", 1)
-            if len(lines) == 2 and lines[0].strip():
-                self.base_url = lines[0].strip()
-                break
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                error = (Path(self._dir.name) / "stderr").read_text()
-                self.stop()
-                raise RuntimeError(f"api-sandbox serve --api {api} did not start: {error.strip()[-500:]}")
-            time.sleep(0.05)
-
-    @property
-    def root_url(self) -> str:
-        parts = urlsplit(self.base_url)
-        return f"{parts.scheme}://{parts.netloc}"
-
-    def _get(self, path: str) -> Any:
-        with urllib.request.urlopen(self.root_url + path, timeout=60) as response:
-            return json.loads(response.read())
-
-    def truth(self) -> dict[str, list[Any]]:
-        return dict(self._get("/_sandbox/truth"))
-
-    def request_log(self) -> list[dict[str, Any]]:
-        return list(self._get("/_sandbox/requests"))
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._stdout.close()
-        self._stderr.close()
-        self._dir.cleanup()
 
 
 @dataclass
@@ -114,7 +58,9 @@ def account_sandboxes(
         for seed, account in enumerate(accounts.all(), start=1):
             key = f"key-{account.api}-{account.name}-{os.urandom(4).hex()}"
             count = records if isinstance(records, int) else records[account.api]
-            sandbox = SandboxProcess(account.api, key, seed, count, latency_ms, **flags)
+            sandbox = SandboxProcess(
+                account.api, api_key=key, seed=seed, records=count, latency_ms=latency_ms, **flags
+            )
             started.append(AccountSandbox(account, key, sandbox))
         yield started
     finally:
