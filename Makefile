@@ -34,7 +34,7 @@ lint: setup ## ruff (lint and format check) and mypy
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy keyguard/keyguard tapkit/tapkit tap-crm/tap_crm tap-projects/tap_projects tap-leads/tap_leads sandbox/api_sandbox \
 		loaderkit/loaderkit target-duckdb-bulk/target_duckdb_bulk target-postgres-bulk/target_postgres_bulk \
-		dlt_sources orchestration/orchestration scripts tests bench
+		dlt_sources/dlt_sources dlt_sources/tests orchestration/orchestration scripts tests bench
 
 bench: setup ## benchmarks (bench/, results in bench/RESULTS.md)
 	@if [ -f bench/__main__.py ] || [ -f bench/run.py ]; then $(BIN)/python -m bench; \

@@ -8,6 +8,9 @@ dlt's and third-party loggers such as urllib3's log through them) and on uncaugh
 
 Mask before you cut: ``Redactor.excerpt`` masks a body first and shortens it after, so no prefix of a
 key survives a cut.
+
+``keyguard.http`` holds the requests-level guards both variants use (the taps' kit and the dlt
+sources): redirects followed only within the API's origin, and a deadline for the whole response.
 """
 
 from __future__ import annotations

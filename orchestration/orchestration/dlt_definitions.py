@@ -1,15 +1,15 @@
 """The dlt variant as its own code location: `dagster dev -m orchestration.dlt_definitions` (or both
 locations at once with `-w orchestration/workspace.yaml`).
 
-Per API one `@dlt_assets` over the repository's dlt source (dlt_sources/), partitioned by the same accounts;
-each partition loads with its own pipeline into the dataset `<schema>_dlt` (DuckDB: one file per account
-beside the Meltano ones; PostgreSQL: credentials the dlt way, DESTINATION__POSTGRES__CREDENTIALS). The key
-is read from the account's variable when the partition runs and handed to the source, never to Dagster.
+Per API one `@dlt_assets` over the dlt variant's sources (package dlt-sources), partitioned by the same
+accounts; each partition loads with its own pipeline into the dataset `<schema>_dlt` (DuckDB: one file per
+account beside the Meltano ones; PostgreSQL: credentials the dlt way, DESTINATION__POSTGRES__CREDENTIALS).
+The key is read from the account's variable when the partition runs and handed to the source, never to
+Dagster.
 A separate location because importing dlt costs every run ~2 s that the Meltano runs need not pay.
 """
 
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,14 +19,10 @@ from dagster import AssetExecutionContext, AssetKey, AssetSpec, Definitions, Fai
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 
+from dlt_sources import MODULES, SOURCES
 from orchestration.accounts import Account, Api, MissingKeyError, load_accounts
 from orchestration.meltano_assets import partitions_for
-from orchestration.settings import REPO, Settings
-
-# dlt_sources/ is a directory of the repository, not an installed package: importable from the root.
-if str(REPO) not in sys.path:
-    sys.path.append(str(REPO))
-from dlt_sources import MODULES, SOURCES
+from orchestration.settings import Settings
 
 
 class AccountTranslator(DagsterDltTranslator):

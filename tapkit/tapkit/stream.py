@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import gzip
 import operator
-import socket
 import threading
 import time
 import typing as t
@@ -25,7 +24,6 @@ from collections import deque
 from datetime import UTC, datetime
 from functools import cached_property
 from http import HTTPStatus
-from urllib.parse import urljoin, urlsplit
 
 import requests
 import requests.adapters
@@ -35,6 +33,7 @@ from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.streams import RESTStream
 
 import keyguard
+from keyguard.http import MAX_REDIRECTS, origin, read_by, redirect_target, refused_redirect
 from tapkit.body import NotJSONError, decode_json
 from tapkit.conform import compile_conformer
 from tapkit.errors import (
@@ -68,17 +67,6 @@ TRANSIENT_ERRORS = (
     requests.exceptions.ContentDecodingError,
     ConnectionResetError,
 )
-
-
-# Redirects followed within the API's origin before giving up (requests' own default is 30).
-MAX_REDIRECTS = 10
-
-
-def origin(url: str) -> tuple[str, str, int | None]:
-    """Scheme, host and port: what a redirect must keep for the key to travel with it."""
-    parts = urlsplit(url)
-    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
-    return parts.scheme, (parts.hostname or "").lower(), port
 
 
 class OffsetStream(RESTStream[int]):
@@ -238,19 +226,16 @@ class OffsetStream(RESTStream[int]):
         response = self._send_within(prepared, deadline)
         hops = 0
         while response.is_redirect:
-            target = urljoin(prepared.url or "", response.headers["Location"])
-            if origin(target) != origin(first.url or ""):
-                raise ResponseError(
-                    f"{self._describe(first)}: HTTP {response.status_code} redirects to "
-                    f"{redact_url(target, self.redact)}, outside the API's origin "
-                    f"({'{}://{}:{}'.format(*origin(first.url or ''))}): refused, so the key does not "
-                    "leave it (if the API has moved, set base_url)"
-                )
+            # every hop followed stayed within the origin of the first, so the current one's is it too
+            url = prepared.url or ""
+            refused = refused_redirect(url, response, show=lambda target: redact_url(target, self.redact))
+            if refused:
+                raise ResponseError(f"{self._describe(first)}: {refused}")
             hops += 1
             if hops > MAX_REDIRECTS:
                 raise ResponseError(f"{self._describe(first)}: more than {MAX_REDIRECTS} redirects")
             prepared = prepared.copy()
-            prepared.url = target
+            prepared.url = redirect_target(url, response)
             response = self._send_within(prepared, deadline)
         self.validate_response(response)
         return response
@@ -269,28 +254,8 @@ class OffsetStream(RESTStream[int]):
             allow_redirects=False,
             **{**self._network_settings(url), "stream": True},
         )
-        expired = threading.Event()
-
-        def cut() -> None:
-            expired.set()
-            connection = response.raw.connection if response.raw is not None else None
-            sock = getattr(connection, "sock", None)
-            if sock is not None:
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-
-        timer = threading.Timer(max(0.0, deadline - time.monotonic()), cut)
-        timer.daemon = True
-        timer.start()
-        try:
-            response.content  # noqa: B018 (reads the body)
-        except (requests.exceptions.RequestException, OSError):
-            if expired.is_set():
-                response.close()
-                raise requests.exceptions.ReadTimeout(self._too_slow()) from None
-            raise
-        finally:
-            timer.cancel()
+        if not read_by(response, deadline):
+            raise requests.exceptions.ReadTimeout(self._too_slow())
         return response
 
     def _too_slow(self) -> str:

@@ -14,18 +14,16 @@ and redirects only within the API's origin.
   ``RedirectRefusedError``; within the origin requests follows it, key included.
 
 Both live in the transport adapter, so they hold for every request and every redirect hop, whoever
-sends it (dlt's client through the retrying session, or requests' redirect handling).
+sends it (dlt's client through the retrying session, or requests' redirect handling). The checks
+themselves are ``keyguard.http``'s, the same the taps' kit makes; the adapter raises what they find
+as this package's errors.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import socket
-import threading
 import time
 from typing import Any
-from urllib.parse import urljoin, urlsplit
 
 from dlt.sources.helpers.requests import Client, Session
 from dlt.sources.helpers.rest_client.redaction import sanitize_url
@@ -34,6 +32,7 @@ from requests.adapters import HTTPAdapter
 
 import keyguard
 from dlt_sources._errors import DeadlineExceeded, RedirectRefusedError
+from keyguard.http import MAX_REDIRECTS, read_by, refused_redirect
 
 log = logging.getLogger("dlt_sources")
 
@@ -43,19 +42,11 @@ MAX_ATTEMPTS = 4  # dlt counts attempts: the first try plus 3 retries
 BACKOFF_FACTOR = 2.0  # tenacity wait_exponential(multiplier=2): waits 2 s, 4 s, 8 s
 MAX_RETRY_DELAY = 300.0  # dlt's default cap, applies to Retry-After as well
 REQUEST_TIMEOUT = 60.0  # seconds for a whole response, connect to last byte (dlt's default value)
-MAX_REDIRECTS = 10  # within the origin (requests' own default is 30)
 
 
 def safe_url(url: str) -> str:
     """A URL fit for a printed line: secret-looking query values and every form of the key masked."""
     return keyguard.redactor()(sanitize_url(url))
-
-
-def origin(url: str) -> tuple[str, str, int | None]:
-    """Scheme, host and port: what a redirect must keep for the key to travel with it."""
-    parts = urlsplit(url)
-    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
-    return parts.scheme, (parts.hostname or "").lower(), port
 
 
 class GuardedAdapter(HTTPAdapter):
@@ -78,54 +69,19 @@ class GuardedAdapter(HTTPAdapter):
         response = super().send(
             request, stream=True, timeout=self.request_timeout, verify=verify, cert=cert, proxies=proxies
         )
-        if response.is_redirect:
-            self._refuse_foreign(request, response)
-        self._read_by(response, deadline)
-        return response
-
-    @staticmethod
-    def _refuse_foreign(request: PreparedRequest, response: Response) -> None:
         url = request.url or ""
-        target = urljoin(url, response.headers["Location"])
-        if origin(target) == origin(url):
-            return
-        response.close()
-        scheme, host, port = origin(url)
-        raise RedirectRefusedError(
-            f"GET {safe_url(url)}: HTTP {response.status_code} redirects to {safe_url(target)}, outside the "
-            f"API's origin ({scheme}://{host}:{port}): refused, so the key does not leave it (if the API "
-            "has moved, set base_url)"
-        )
-
-    def _read_by(self, response: Response, deadline: float) -> None:
-        """Read the body by ``deadline``; past it the connection is shut and the attempt fails as a
-        read timeout does."""
-        expired = threading.Event()
-
-        def cut() -> None:
-            expired.set()
-            sock = getattr(getattr(response.raw, "connection", None), "sock", None)
-            if sock is not None:
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-
-        timer = threading.Timer(max(0.0, deadline - time.monotonic()), cut)
-        timer.daemon = True
-        timer.start()
-        try:
-            response.content  # noqa: B018 (reads the body)
-        except Exception:
-            if not expired.is_set():
-                raise
+        refused = refused_redirect(url, response, show=safe_url) if response.is_redirect else None
+        if refused:
             response.close()
+            raise RedirectRefusedError(f"GET {safe_url(url)}: {refused}")
+        if not read_by(response, deadline):
             message = (
                 f"the response from {safe_url(response.url or '')} took longer than request_timeout "
                 f"({self.request_timeout:g} s) from connect to last byte"
             )
             log.warning("%s", message)
-            raise DeadlineExceeded(message, request=response.request) from None
-        finally:
-            timer.cancel()
+            raise DeadlineExceeded(message, request=response.request)
+        return response
 
 
 def retrying_session(

@@ -1,5 +1,5 @@
-"""Runner: ``python -m dlt_sources <crm|projects|leads> [options]`` (run from the repository root,
-where ``.dlt/`` lives).
+"""Runner: ``python -m dlt_sources <crm|projects|leads> [options]`` (or the ``dlt-sources`` script), from
+any directory: dlt reads ``.dlt/config.toml`` and ``.dlt/secrets.toml`` in the working directory, if there.
 
 Loads one API into DuckDB (``output/dlt_<api>.duckdb``) or PostgreSQL, prints progress and the rows
 per table, and on failure prints one line naming the cause and exits non-zero.
@@ -28,10 +28,14 @@ from dlt_sources._errors import DeadlineExceeded, EnvelopeError, SourceError
 from dlt_sources._http import safe_url
 from dlt_sources.pipeline import default_duckdb_file, hide_null_column_notes, load, make_pipeline
 
+# The runner's flags that are the source function's arguments of the same name.
+SOURCE_FLAGS = ("api_key", "base_url", "backoff_factor", "max_attempts", "request_timeout", "max_pages")
+
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m dlt_sources",
+        # `python -m dlt_sources`, or the console script's own name
+        prog="python -m dlt_sources" if Path(sys.argv[0]).name == "__main__.py" else None,
         description="Load one API with its dlt rest_api source (merge on id).",
     )
     parser.add_argument("api", choices=sorted(SOURCES), help="which API to load")
@@ -173,19 +177,10 @@ def print_rows(loaded: dict[str, int], counts: dict[str, int]) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    source_kwargs: dict[str, Any] = {}
-    if args.api_key:
-        source_kwargs["api_key"] = args.api_key
-    if args.base_url:
-        source_kwargs["base_url"] = args.base_url
-    if args.backoff_factor is not None:
-        source_kwargs["backoff_factor"] = args.backoff_factor
-    if args.max_attempts is not None:
-        source_kwargs["max_attempts"] = args.max_attempts
-    if args.request_timeout is not None:
-        source_kwargs["request_timeout"] = args.request_timeout
-    if args.max_pages is not None:
-        source_kwargs["max_pages"] = args.max_pages
+    # the flags given (an empty --api-key or --base-url counts as not given); the rest from dlt's config
+    source_kwargs: dict[str, Any] = {
+        name: value for name in SOURCE_FLAGS if (value := getattr(args, name)) is not None and value != ""
+    }
     pipeline = make_pipeline(
         args.api,
         destination=args.destination,

@@ -12,7 +12,6 @@ from urllib.parse import quote, quote_plus
 
 from dlt_sources import SOURCES
 
-REPO = Path(__file__).resolve().parents[1]
 SANDBOX_KEY = "sandbox-key"
 FAST = 0.05  # backoff factor for tests: waits 0.05 s, 0.1 s, 0.2 s instead of 2 s, 4 s, 8 s
 
@@ -34,14 +33,15 @@ def extract(api: str, base_url: str, *resources: str, **kwargs: Any) -> dict[str
 
 
 def run_cli(
-    *args: str, env: dict[str, str] | None = None, cwd: Path = REPO, timeout: float = 120
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
-    """``python -m dlt_sources ARGS`` as a user runs it, without the caller's SOURCES__/RUNTIME__ settings."""
+    """``python -m dlt_sources ARGS`` as a user runs it, without the caller's SOURCES__/RUNTIME__ settings,
+    in ``cwd`` (default: this process's working directory), where dlt looks for ``.dlt/``."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "RUNTIME__"))}
     return subprocess.run(
         [sys.executable, "-m", "dlt_sources", *args],
         cwd=cwd,
-        env={**base, "PYTHONPATH": str(REPO), **(env or {})},
+        env={**base, **(env or {})},
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -1,0 +1,87 @@
+"""The requests-level guards both variants use (the Singer taps through tapkit, and the dlt sources):
+redirects only within the API's origin, and a deadline for the whole response.
+
+* requests follows a redirect to any host and strips only ``Authorization`` on the way: a custom
+  header such as ``X-API-KEY`` (and on an https -> http downgrade to the same host, any header)
+  travels with it. ``refused_redirect`` says why a redirect out of the request's scheme, host and
+  port must not be followed; within the origin it may be, key included (at most ``MAX_REDIRECTS``).
+* requests' ``timeout`` bounds each socket read, not the response: a server trickling a byte a
+  second holds a request for ever. ``read_by`` reads a streamed response's body by a deadline and
+  past it shuts the connection, so the caller fails the attempt as a read timeout.
+
+Each variant raises its own exception with these findings (tapkit's ``ResponseError`` and
+``ReadTimeout``, dlt_sources' ``RedirectRefusedError`` and ``DeadlineExceeded``). The proxies and CA
+bundle of the environment (``HTTPS_PROXY``, ``REQUESTS_CA_BUNDLE``...) are requests' own
+``Session.merge_environment_settings``: dlt's client applies it, tapkit applies it to the prepared
+requests it sends itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Callable
+from urllib.parse import urljoin, urlsplit
+
+from requests import Response
+
+# Redirects followed within the API's origin before giving up (requests' own default is 30).
+MAX_REDIRECTS = 10
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """Scheme, host and port: what a redirect must keep for the key to travel with it."""
+    parts = urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.scheme, (parts.hostname or "").lower(), port
+
+
+def redirect_target(url: str, response: Response) -> str:
+    """The absolute URL a redirect ``response`` to a request for ``url`` points at."""
+    return urljoin(url, response.headers["Location"])
+
+
+def refused_redirect(url: str, response: Response, show: Callable[[str], str] = str) -> str | None:
+    """Why the redirect ``response`` to a request for ``url`` must not be followed: its target is
+    outside the origin of ``url`` (printed through ``show``, which masks what a line must not hold).
+    None when the target stays within the origin."""
+    target = redirect_target(url, response)
+    if origin(target) == origin(url):
+        return None
+    scheme, host, port = origin(url)
+    return (
+        f"HTTP {response.status_code} redirects to {show(target)}, outside the API's origin "
+        f"({scheme}://{host}:{port}): refused, so the key does not leave it (if the API has moved, "
+        "set base_url)"
+    )
+
+
+def read_by(response: Response, deadline: float) -> bool:
+    """Read the body of ``response`` (sent with ``stream=True``) by ``deadline``, a
+    ``time.monotonic()`` value. True when it arrived whole; False when the deadline cut it: the
+    connection is shut and the response closed, and the caller raises its read timeout. Any other
+    failure to read propagates."""
+    expired = threading.Event()
+
+    def cut() -> None:
+        expired.set()
+        sock = getattr(getattr(response.raw, "connection", None), "sock", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    timer = threading.Timer(max(0.0, deadline - time.monotonic()), cut)
+    timer.daemon = True
+    timer.start()
+    try:
+        response.content  # noqa: B018 (reads the body)
+    except Exception:
+        if not expired.is_set():
+            raise
+        response.close()
+        return False
+    finally:
+        timer.cancel()
+    return True
