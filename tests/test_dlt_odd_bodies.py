@@ -1,8 +1,8 @@
 """Issue 17 for the dlt variant (beside tests/test_odd_bodies.py for the taps), over real HTTP. dlt reads
 bodies with requests: a byte order mark, a declared charset, one invalid byte (silently U+FFFD, no
-warning) and a 10 MB record arrive whole; a two-record listing whose offsets count pages is read and
-ends. What it does with numbers, recorded as it is: a number with more digits than a double holds is
-rounded to a double; an integer beyond 64 bits, on which dlt's writers fail the whole load, stops the
+warning) and a 10 MB record arrive whole; a listing whose offsets count pages stops with one line. What
+it does with numbers, recorded as it is: a number with more digits than a double holds is rounded to a
+double; an integer beyond 64 bits, on which dlt's writers fail the whole load, stops the
 resource with one line naming it, the URL, the record and the field."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 
 from api_sandbox import run_sandbox
 from dlt_sources.__main__ import describe_error
-from dlt_sources.testing import extract, extract_records
+from dlt_sources.testing import SHIFTED, extract, extract_records
 
 # api -> (a paginated resource, its served path, a number field of it)
 APIS = {
@@ -83,7 +83,7 @@ def test_an_id_beyond_64_bits_stops_the_resource_with_one_clear_line(value: str)
     ):
         extract("crm", sb.base_url, "tasks")
     assert describe_error(caught.value, "crm") == (
-        f"error: resource 'tasks': the response from {sb.base_url}/v1/tasks?offset=20&limit=20 holds "
+        f"error: resource 'tasks': the response from {sb.base_url}/v1/tasks?offset=19&limit=20 holds "
         f"{value} in record 1 at 'id', an integer beyond 64 bits, which dlt cannot load (its writers fail "
         "the whole load on it)"
     )
@@ -96,11 +96,25 @@ def test_the_widest_64_bit_integers_pass() -> None:
     ]
     with run_sandbox("crm", records=30, faults=faults) as sb:
         got = extract_records("crm", sb.base_url, "tasks")["tasks"]
-    assert got[1]["id"] == 2**63 - 1 and got[22]["owner_id"] == -(2**63)
+    # the second page starts at offset 19 (the first page's last record, read again): index 2 is record 21
+    assert got[1]["id"] == 2**63 - 1 and got[21]["owner_id"] == -(2**63)
 
 
-def test_offsets_that_count_pages_two_records_are_read_and_the_listing_ends() -> None:
-    # Offset 0 is page 0 (both records); the next offset, 2, is page 2: empty, the end.
-    with run_sandbox("crm", records=2, faults=["page_offsets,path=/v1/tasks"]) as sb:
-        assert extract("crm", sb.base_url, "tasks")["tasks"] == sb.truth("tasks")
-        assert [r["query"]["offset"] for r in requests_to(sb, "/v1/tasks")] == ["0", "2"]
+@pytest.mark.parametrize("records", [2, 45, 500])
+def test_offsets_that_count_pages_stop_the_resource_with_one_clear_line(records: int) -> None:
+    # Offset 0 is page 0; the next request, at the first page's last record (offset 1 or 19), gets page
+    # 1 or 19: empty, or records far on. Either way not the record expected, so the resource stops
+    # instead of skipping (45 records: 25 would be lost without a word; 500: 360 of them).
+    with run_sandbox("crm", records=records, faults=["page_offsets,path=/v1/tasks"]) as sb:
+        with pytest.raises(Exception) as caught:
+            extract("crm", sb.base_url, "tasks")
+        last = sb.truth("tasks")[min(records, 20) - 1]
+        offsets = [r["query"]["offset"] for r in requests_to(sb, "/v1/tasks")]
+    at = min(records, 20) - 1
+    assert offsets == ["0", str(at)]
+    line = describe_error(caught.value, "crm")
+    assert line.startswith(
+        f"error: resource 'tasks': stopped at offset {at}: expected the page there to begin with record "
+        f"id {last}, the last of the page before, and got "
+    )
+    assert line.endswith(SHIFTED)
