@@ -1,12 +1,13 @@
 """Issue 17 for the dlt variant (beside tests/test_odd_bodies.py for the taps), over real HTTP. dlt reads
-bodies with requests: a byte order mark, a declared charset, one invalid byte (silently U+FFFD, no
-warning) and a 10 MB record arrive whole; a listing whose offsets count pages stops with one line. What
-it does with numbers, recorded as it is: a number with more digits than a double holds is rounded to a
+bodies with requests: a byte order mark, a declared charset, one invalid byte (U+FFFD, with one warning
+a page) and a 10 MB record arrive whole; a listing whose offsets count pages stops with one line. What it
+does with numbers, recorded as it is: a number with more digits than a double holds is rounded to a
 double; an integer beyond 64 bits, on which dlt's writers fail the whole load, stops the
 resource with one line naming it, the URL, the record and the field."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -43,14 +44,23 @@ def test_a_declared_charset_is_honoured(charset: str) -> None:
 
 
 @pytest.mark.parametrize("api", sorted(APIS))
-def test_one_invalid_byte_keeps_the_record_with_a_replacement_character(api: str) -> None:
+def test_one_invalid_byte_keeps_the_record_with_a_replacement_character_and_a_warning(
+    api: str, caplog: pytest.LogCaptureFixture
+) -> None:
     resource, path, _ = APIS[api]
     with run_sandbox(api, records=45, faults=[f"bad_byte,path={path},index=3,on=1"]) as sb:
-        got = extract_records(api, sb.base_url, resource)[resource]
+        with caplog.at_level(logging.WARNING, logger="dlt_sources"):
+            got = extract_records(api, sb.base_url, resource)[resource]
         served = sb.records(resource)
+        first = requests_to(sb, path)[0]
     assert [r["id"] for r in got] == [r["id"] for r in served]
     replaced = [k for k, v in got[3].items() if v != served[3][k]]
     assert len(replaced) == 1 and got[3][replaced[0]] == "\ufffd" + served[3][replaced[0]][1:]
+    warnings = [r.getMessage() for r in caplog.records if "U+FFFD" in r.getMessage()]
+    assert len(warnings) == 1  # the one page with the byte
+    assert warnings[0].startswith(f"resource {resource!r}: 1 byte(s) of the response from {sb.base_url}")
+    assert "were not valid utf-8; each was read as U+FFFD (the records are kept)" in warnings[0]
+    assert first["fault"] == "bad_byte"
 
 
 def test_a_ten_megabyte_record() -> None:
