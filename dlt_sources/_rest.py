@@ -14,6 +14,7 @@ Every piece here exists because dlt 1.31's defaults disagree with the documents 
 from __future__ import annotations
 
 import codecs
+import decimal
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -85,6 +86,28 @@ def _noting_long(sink: list[str]) -> Callable[[str], int]:
         return int(text)
 
     return parse_int
+
+
+def _noting_rounded(sink: list[tuple[str, float]]) -> Callable[[str], float]:
+    """A JSON ``parse_float`` that notes the numbers a double does not hold exactly as written (more
+    significant digits than a double keeps, or beyond its range), as requests will read them."""
+
+    def parse_float(text: str) -> float:
+        value = float(text)
+        # 15 characters hold at most 15 significant digits, which a double keeps (unless an exponent
+        # takes the number out of its range or precision)
+        if (len(text) > 15 or "e" in text or "E" in text) and _digits(repr(value)) != _digits(text):
+            sink.append((text, value))
+        return value
+
+    return parse_float
+
+
+def _digits(text: str) -> decimal.Decimal | str:
+    try:
+        return decimal.Decimal(text).normalize()
+    except decimal.InvalidOperation:
+        return text
 
 
 def _beyond_int64(value: Any, where: str) -> tuple[str, int] | None:
@@ -161,8 +184,9 @@ def envelope_check(resource: str, data_selector: str) -> Callable[..., None]:
                 encoding,
             )
         long_integers: list[str] = []
+        rounded: list[tuple[str, float]] = []
         try:
-            body = response.json(parse_int=_noting_long(long_integers))
+            body = response.json(parse_int=_noting_long(long_integers), parse_float=_noting_rounded(rounded))
         except ValueError:
             raise EnvelopeError(
                 f"resource {resource!r}: {url} answered HTTP {response.status_code} with a body that is "
@@ -180,6 +204,17 @@ def envelope_check(resource: str, data_selector: str) -> Callable[..., None]:
             raise EnvelopeError(
                 f"resource {resource!r}: {data_selector!r} in the response from {url} is a "
                 f"{type(records).__name__}, not a list of records"
+            )
+        if rounded:
+            text, value = rounded[0]
+            log.warning(
+                "resource %r: %d number(s) in the response from %s have more digits than a double holds "
+                "(or lie beyond its range) and are loaded rounded (the first: %s, loaded as %r)",
+                resource,
+                len(rounded),
+                url,
+                text,
+                value,
             )
         big = long_integers and _beyond_int64(records, "")
         if big:

@@ -2,8 +2,8 @@
 bodies with requests: a byte order mark, a declared charset, one invalid byte (U+FFFD, with one warning
 a page) and a 10 MB record arrive whole; a listing whose offsets count pages stops with one line. What it
 does with numbers, recorded as it is: a number with more digits than a double holds is rounded to a
-double; an integer beyond 64 bits, on which dlt's writers fail the whole load, stops the
-resource with one line naming it, the URL, the record and the field."""
+double, with one warning a page; an integer beyond 64 bits, on which dlt's writers fail the whole load,
+stops the resource with one line naming it, the URL, the record and the field."""
 
 from __future__ import annotations
 
@@ -71,16 +71,51 @@ def test_a_ten_megabyte_record() -> None:
 
 
 @pytest.mark.parametrize("api", sorted(APIS))
-def test_a_long_number_is_rounded_to_a_double(api: str) -> None:
+def test_a_long_number_is_rounded_to_a_double_with_a_warning(
+    api: str, caplog: pytest.LogCaptureFixture
+) -> None:
     resource, path, field = APIS[api]
     with run_sandbox(
         api, records=30, faults=[f"field,path={path},name={field},value=1234567890.123456789"]
     ) as sb:
-        got = extract_records(api, sb.base_url, resource)[resource]
+        with caplog.at_level(logging.WARNING, logger="dlt_sources"):
+            got = extract_records(api, sb.base_url, resource)[resource]
         assert [r["id"] for r in got] == sb.truth(resource)
-    # requests parses JSON numbers as floats: the digits beyond a double's are lost, without a word.
+        pages = len(requests_to(sb, path))
+    # requests parses JSON numbers as floats: the digits beyond a double's are lost, and said so.
     assert {r[field] for r in got} == {1234567890.1234567}
     assert repr(got[0][field]) == "1234567890.1234567"
+    warnings = [r.getMessage() for r in caplog.records if "more digits than a double" in r.getMessage()]
+    assert 1 <= len(warnings) <= pages  # one a page that holds such a number
+    assert warnings[0].startswith(f"resource {resource!r}: ")
+    assert warnings[0].endswith("(the first: 1234567890.123456789, loaded as 1234567890.1234567)")
+
+
+def test_numbers_a_double_holds_give_no_warning(caplog: pytest.LogCaptureFixture) -> None:
+    resource, path, field = APIS["crm"]
+    values = ["0.1", "1.50", "123456789.12345678", "-2.5e-10", "1e300"]
+    # one fault a request: record 1 of pages 1..5 (pages of 20, each from the last record before)
+    faults = [f"field,path={path},name={field},value={v},index=1,on={i + 1}" for i, v in enumerate(values)]
+    with run_sandbox("crm", records=120, faults=faults) as sb, caplog.at_level(logging.WARNING):
+        got = extract_records("crm", sb.base_url, resource)[resource]
+        assert [r["id"] for r in got] == sb.truth(resource)
+    assert [got[19 * i + 1][field] for i in range(len(values))] == [float(v) for v in values]
+    assert not [r for r in caplog.records if "double" in r.getMessage()]
+
+
+@pytest.mark.parametrize("value", ["1e400", "0.12345678901234567890"])
+def test_a_number_out_of_a_doubles_range_or_precision_is_warned_of(
+    value: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    resource, path, field = APIS["crm"]
+    with run_sandbox(
+        "crm", records=10, faults=[f"field,path={path},name={field},value={value},index=2"]
+    ) as sb:
+        with caplog.at_level(logging.WARNING, logger="dlt_sources"):
+            got = extract_records("crm", sb.base_url, resource)[resource]
+        assert [r["id"] for r in got] == sb.truth(resource)
+    warnings = [r.getMessage() for r in caplog.records if "more digits than a double" in r.getMessage()]
+    assert warnings and f"(the first: {value}, loaded as {float(value)!r})" in warnings[0]
 
 
 @pytest.mark.parametrize("value", ["18446744073709551621", "9223372036854775808", "-9223372036854775809"])
