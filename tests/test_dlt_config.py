@@ -132,6 +132,8 @@ def test_paginator_advances_by_received_and_stops_on_empty_page() -> None:
     assert request.params == {"from": 0, "size": 100}
     paginator.update_state(_response("http://api/v1/tasks?from=0"), [{"id": i} for i in range(40)])
     paginator.update_request(request)
-    assert request.params == {"from": 40, "size": 100} and paginator.has_next_page  # short page: go on
-    paginator.update_state(_response("http://api/v1/tasks?from=40"), [])
-    assert not paginator.has_next_page
+    # advanced by the 40 received, less the one read again: a short page is no end
+    assert request.params == {"from": 39, "size": 100} and paginator.has_next_page
+    page = [{"id": 39}]  # the last record again, and nothing after it: the end
+    paginator.update_state(_response("http://api/v1/tasks?from=39"), page)
+    assert page == [] and not paginator.has_next_page  # the record read twice is not yielded twice

@@ -23,6 +23,11 @@ class EndlessListingError(SourceError):
     """The listing does not end: its pages hold only records already written, or max_pages is reached."""
 
 
+class ListingShiftedError(SourceError):
+    """A page did not begin with the last record of the page before: the offsets do not count records
+    (they count pages, or are ignored), or records moved while the listing was paged."""
+
+
 class RedirectRefusedError(SourceError):
     """A redirect out of the API's origin: following it would send the key elsewhere."""
 

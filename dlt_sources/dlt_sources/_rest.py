@@ -13,7 +13,10 @@ Every piece here exists because dlt 1.31's defaults disagree with the documents 
 
 from __future__ import annotations
 
+import codecs
+import decimal
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -25,6 +28,7 @@ from dlt.sources.helpers.requests import Session
 from dlt.sources.rest_api import RESTAPIConfig, rest_api_resources
 from dlt.sources.rest_api.config_setup import register_paginator
 from requests import Response
+from requests.utils import guess_json_utf
 
 import keyguard
 from dlt_sources._errors import EnvelopeError, SettingError
@@ -84,6 +88,28 @@ def _noting_long(sink: list[str]) -> Callable[[str], int]:
     return parse_int
 
 
+def _noting_rounded(sink: list[tuple[str, float]]) -> Callable[[str], float]:
+    """A JSON ``parse_float`` that notes the numbers a double does not hold exactly as written (more
+    significant digits than a double keeps, or beyond its range), as requests will read them."""
+
+    def parse_float(text: str) -> float:
+        value = float(text)
+        # 15 characters hold at most 15 significant digits, which a double keeps (unless an exponent
+        # takes the number out of its range or precision)
+        if (len(text) > 15 or "e" in text or "E" in text) and _digits(repr(value)) != _digits(text):
+            sink.append((text, value))
+        return value
+
+    return parse_float
+
+
+def _digits(text: str) -> decimal.Decimal | str:
+    try:
+        return decimal.Decimal(text).normalize()
+    except decimal.InvalidOperation:
+        return text
+
+
 def _beyond_int64(value: Any, where: str) -> tuple[str, int] | None:
     """The first integer in ``value`` that dlt cannot load, with where it is."""
     if isinstance(value, int) and not isinstance(value, bool):
@@ -101,13 +127,45 @@ def _beyond_int64(value: Any, where: str) -> tuple[str, int] | None:
     return None
 
 
+_replaced = threading.local()
+
+
+def _count_replaced(error: UnicodeError) -> tuple[str, int]:
+    """A codec error handler: U+FFFD for every byte that is not valid, as requests decodes, counted."""
+    assert isinstance(error, UnicodeDecodeError)
+    _replaced.count += error.end - error.start
+    return "\ufffd" * (error.end - error.start), error.end
+
+
+codecs.register_error("dlt_sources.count_replaced", _count_replaced)
+
+
+def invalid_bytes(response: Response) -> tuple[int, str]:
+    """Bytes of the body that are not valid in the charset requests reads it in (each becomes U+FFFD
+    in the records dlt gets), and that charset."""
+    content = response.content or b""
+    encoding = response.encoding or guess_json_utf(content) or "utf-8"
+    try:
+        content.decode(encoding)
+        return 0, encoding
+    except (UnicodeDecodeError, LookupError):
+        pass
+    _replaced.count = 0
+    try:
+        content.decode(encoding, errors="dlt_sources.count_replaced")
+    except LookupError:
+        return 0, encoding
+    return _replaced.count, encoding
+
+
 def envelope_check(resource: str, data_selector: str) -> Callable[..., None]:
     """A response hook (rest_api ``response_actions`` callable) that fails loudly when a 2xx body
     has nothing at ``data_selector``, something other than a list of records there, or an integer
     dlt cannot load.
 
     dlt alone would log at most an INFO line and load zero rows. Non-2xx responses are left to
-    the retry policy and dlt's raise_for_status.
+    the retry policy and dlt's raise_for_status. Bytes not valid in the body's charset (requests reads
+    each as U+FFFD, and the record is kept) are counted in one WARNING a page.
     """
     selector = jsonpath.compile_path(data_selector)
 
@@ -115,9 +173,20 @@ def envelope_check(resource: str, data_selector: str) -> Callable[..., None]:
         if not 200 <= response.status_code < 300:
             return
         url = safe_url(response.url)
+        replaced, encoding = invalid_bytes(response)
+        if replaced:
+            log.warning(
+                "resource %r: %d byte(s) of the response from %s were not valid %s; each was read as "
+                "U+FFFD (the records are kept)",
+                resource,
+                replaced,
+                url,
+                encoding,
+            )
         long_integers: list[str] = []
+        rounded: list[tuple[str, float]] = []
         try:
-            body = response.json(parse_int=_noting_long(long_integers))
+            body = response.json(parse_int=_noting_long(long_integers), parse_float=_noting_rounded(rounded))
         except ValueError:
             raise EnvelopeError(
                 f"resource {resource!r}: {url} answered HTTP {response.status_code} with a body that is "
@@ -135,6 +204,17 @@ def envelope_check(resource: str, data_selector: str) -> Callable[..., None]:
             raise EnvelopeError(
                 f"resource {resource!r}: {data_selector!r} in the response from {url} is a "
                 f"{type(records).__name__}, not a list of records"
+            )
+        if rounded:
+            text, value = rounded[0]
+            log.warning(
+                "resource %r: %d number(s) in the response from %s have more digits than a double holds "
+                "(or lie beyond its range) and are loaded rounded (the first: %s, loaded as %r)",
+                resource,
+                len(rounded),
+                url,
+                text,
+                value,
             )
         big = long_integers and _beyond_int64(records, "")
         if big:

@@ -4,7 +4,9 @@ Deviations from the document's configuration (also in dlt_sources/README.md):
 
 1. Paginated resources use ``"type": "offset_by_received"`` (``ReceivedCountOffsetPaginator``, a
    subclass of dlt's OffsetPaginator) instead of ``"offset"``: the offset advances by the records
-   received and paging stops on an empty page, so a server that clamps ``limit`` loses nothing.
+   received (each page re-read from the last record of the page before, which must come first) and
+   paging stops on a page of that record alone, so a server that clamps ``limit`` loses nothing and one
+   whose offsets count pages, or whose records move, stops the resource instead of skipping records.
 2. ``"total_path": None`` on every paginator: the responses carry no total, and dlt's default
    ``"total"`` raises on the first page.
 3. ``"limit_param": "limit"`` is written out; it is dlt's default, so nothing changes on the wire.

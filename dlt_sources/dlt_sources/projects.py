@@ -3,7 +3,8 @@
 Deviations from the document's configuration (also in dlt_sources/README.md):
 
 1. ``"type": "offset_by_received"`` instead of ``"offset"`` (see crm.py, deviation 1): the offset
-   advances by the records received, paging stops on an empty page.
+   advances by the records received, each page re-read from the last record of the page before, and
+   paging stops on a page of that record alone.
 2. ``"total_path": None`` on every paginator (no total in the responses).
 3. tasks, activities, files: the document's ``"size_param": "size"`` is written
    ``"limit_param": "size"``; dlt 1.31's offset paginator has no ``size_param`` and raises on it.

@@ -44,8 +44,9 @@ def test_clamped_pages_lose_nothing() -> None:
         for name, got in ids.items():
             assert got == sb.truth(name), f"{name}: records lost or duplicated under a clamp"
         offsets = [int(r["query"]["from"]) for r in api_requests(sb, "/v1/tasks")]
-        # advanced by what arrived (40), not by what was asked (100); stopped on the empty page
-        assert offsets == [0, 40, 80, 120, 160, 200, 240, 250]
+        # advanced by what arrived (40, less the last record, read again), not by what was asked (100);
+        # stopped on the page holding only that record
+        assert offsets == [0, 39, 78, 117, 156, 195, 234, 249]
 
 
 def test_clamp_per_resource_crm() -> None:
@@ -109,7 +110,7 @@ def test_missing_selector_midway_fails_too() -> None:
         sb.add_fault(Fault(kind="no_selector", path="/v1/tasks", on_requests=[3]))
         with pytest.raises(Exception) as caught:
             extract("crm", sb.base_url, "tasks")
-        assert "offset=40" in describe_error(caught.value, "crm")
+        assert "offset=38" in describe_error(caught.value, "crm")  # pages of 20, each from the last record
 
 
 # --------------------------------------------------------------------------------------------------
@@ -179,8 +180,9 @@ def test_503s_and_429_together_nothing_lost() -> None:
         for name, got in ids.items():
             assert got == sb.truth(name), name
         tasks, contacts = api_requests(sb, "/v1/tasks"), api_requests(sb, "/v1/contacts")
-    assert [r["status"] for r in tasks] == [503, 503, 503, 200, 200, 200, 200]  # both faults fired
-    assert [r["status"] for r in contacts] == [200, 429, 200, 200, 200]
+    # 60 records in pages of 20, each from the last record of the page before: 0, 19, 38, 57, 59
+    assert [r["status"] for r in tasks] == [503, 503, 503, 200, 200, 200, 200, 200]  # both faults fired
+    assert [r["status"] for r in contacts] == [200, 429, 200, 200, 200, 200]
     assert gaps(contacts)[1] >= 1.0  # the 429's Retry-After: 1
 
 
