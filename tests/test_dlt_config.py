@@ -13,9 +13,15 @@ from dlt.sources.helpers.rest_client.paginators import OffsetPaginator, SinglePa
 from dlt.sources.rest_api.config_setup import create_paginator
 from requests import Request, Response
 
-from dlt_sources import MODULES, SOURCES, ReceivedCountOffsetPaginator
-from dlt_sources._http import retrying_session
-from dlt_sources._rest import RECEIVED_OFFSET, endpoint_paginator, rest_api_config
+from dlt_sources import (
+    MODULES,
+    RECEIVED_OFFSET,
+    SOURCES,
+    ReceivedCountOffsetPaginator,
+    endpoint_paginator,
+    rest_api_config,
+    retrying_session,
+)
 
 # The seed documents, copied into the repository so that a plain clone runs this test.
 SEEDS = Path(__file__).resolve().parent / "fixtures" / "seeds"

@@ -15,8 +15,7 @@ import pytest
 import warehouse
 
 import api_sandbox
-from dlt_sources import MODULES
-from dlt_sources._rest import PRIMARY_KEY
+from dlt_sources import MODULES, PRIMARY_KEY
 from dlt_sources.pipeline import load, make_pipeline
 
 TAPS = {

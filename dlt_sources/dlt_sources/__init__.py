@@ -20,9 +20,15 @@ from dlt_sources._errors import (
     SettingError,
     SourceError,
 )
-from dlt_sources._http import BACKOFF_FACTOR, MAX_ATTEMPTS, REQUEST_TIMEOUT, RETRY_STATUSES
+from dlt_sources._http import BACKOFF_FACTOR, MAX_ATTEMPTS, REQUEST_TIMEOUT, RETRY_STATUSES, retrying_session
 from dlt_sources._paging import ReceivedCountOffsetPaginator
-from dlt_sources._rest import ResourceRow
+from dlt_sources._rest import (
+    PRIMARY_KEY,
+    RECEIVED_OFFSET,
+    ResourceRow,
+    endpoint_paginator,
+    rest_api_config,
+)
 from dlt_sources.crm import crm_source
 from dlt_sources.leads import leads_source
 from dlt_sources.projects import projects_source
@@ -39,6 +45,8 @@ __all__ = [
     "BACKOFF_FACTOR",
     "MAX_ATTEMPTS",
     "MODULES",
+    "PRIMARY_KEY",
+    "RECEIVED_OFFSET",
     "REQUEST_TIMEOUT",
     "RETRY_STATUSES",
     "SOURCES",
@@ -52,6 +60,9 @@ __all__ = [
     "SettingError",
     "SourceError",
     "crm_source",
+    "endpoint_paginator",
     "leads_source",
     "projects_source",
+    "rest_api_config",
+    "retrying_session",
 ]
