@@ -28,11 +28,11 @@ from typing import Any
 from dlt.sources.helpers.requests import Client, Session
 from dlt.sources.helpers.rest_client.redaction import sanitize_url
 from requests import PreparedRequest, Response
-from requests.adapters import HTTPAdapter
+from requests.exceptions import RequestException
 
 import keyguard
 from dlt_sources._errors import DeadlineExceeded, RedirectRefusedError
-from keyguard.http import MAX_REDIRECTS, read_by, refused_redirect
+from keyguard.http import MAX_REDIRECTS, DeadlineAdapter, read_by, refused_redirect, sending_by
 
 log = logging.getLogger("dlt_sources")
 
@@ -49,7 +49,7 @@ def safe_url(url: str) -> str:
     return keyguard.redactor()(sanitize_url(url))
 
 
-class GuardedAdapter(HTTPAdapter):
+class GuardedAdapter(DeadlineAdapter):
     """Every response whole within ``request_timeout``, and no redirect out of the request's origin."""
 
     def __init__(self, request_timeout: float = REQUEST_TIMEOUT, **kwargs: Any) -> None:
@@ -66,22 +66,38 @@ class GuardedAdapter(HTTPAdapter):
         proxies: Any = None,
     ) -> Response:
         deadline = time.monotonic() + self.request_timeout
-        response = super().send(
-            request, stream=True, timeout=self.request_timeout, verify=verify, cert=cert, proxies=proxies
-        )
+        with sending_by(deadline) as cut:  # the status line and headers by the deadline too
+            try:
+                response = super().send(
+                    request,
+                    stream=True,
+                    timeout=self.request_timeout,
+                    verify=verify,
+                    cert=cert,
+                    proxies=proxies,
+                )
+            except (RequestException, OSError):
+                if not cut.expired.is_set():
+                    raise
+                response = None
+        if response is None:
+            raise self._too_slow(request.url or "", request)
         url = request.url or ""
         refused = refused_redirect(url, response, show=safe_url) if response.is_redirect else None
         if refused:
             response.close()
             raise RedirectRefusedError(f"GET {safe_url(url)}: {refused}")
         if not read_by(response, deadline):
-            message = (
-                f"the response from {safe_url(response.url or '')} took longer than request_timeout "
-                f"({self.request_timeout:g} s) from connect to last byte"
-            )
-            log.warning("%s", message)
-            raise DeadlineExceeded(message, request=response.request)
+            raise self._too_slow(response.url or "", response.request)
         return response
+
+    def _too_slow(self, url: str, request: Any) -> DeadlineExceeded:
+        message = (
+            f"the response from {safe_url(url)} took longer than request_timeout "
+            f"({self.request_timeout:g} s) from connect to last byte"
+        )
+        log.warning("%s", message)
+        return DeadlineExceeded(message, request=request)
 
 
 def retrying_session(

@@ -128,6 +128,18 @@ def test_a_stalled_resource_ends_after_the_retries_in_bounded_time() -> None:
     assert elapsed < 15  # 4 deadlines of 1 s and short backoffs, with a generous margin
 
 
+def test_trickling_headers_are_cut_at_the_deadline_and_retried() -> None:
+    # The status line and headers a byte every 0.3 s: each read is quick, the head takes a minute.
+    with run_sandbox(
+        "crm", records=45, faults=["trickle,path=/v1/tasks,count=1,delay=0.3,variant=head"]
+    ) as sb:
+        ids = extract("crm", sb.base_url, "tasks", request_timeout=1.5)
+        assert ids["tasks"] == sb.truth("tasks")
+        log = requests_to(sb, "/v1/tasks")
+    assert [(r["fault"], r["query"]["offset"]) for r in log[:2]] == [("trickle", "0"), (None, "0")]
+    assert 1.4 <= log[1]["time"] - log[0]["time"] < 5.0  # cut at the deadline, then retried at once
+
+
 def test_the_deadline_is_a_setting_of_the_runner(tmp_path: Path) -> None:
     with run_sandbox("leads", records=10, faults=["trickle,path=/v2/teams"]) as sb:
         args = ["leads", "--base-url", sb.base_url, "--request-timeout", "0.5", "--max-attempts", "2"]

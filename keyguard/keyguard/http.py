@@ -6,8 +6,10 @@ redirects only within the API's origin, and a deadline for the whole response.
   travels with it. ``refused_redirect`` says why a redirect out of the request's scheme, host and
   port must not be followed; within the origin it may be, key included (at most ``MAX_REDIRECTS``).
 * requests' ``timeout`` bounds each socket read, not the response: a server trickling a byte a
-  second holds a request for ever. ``read_by`` reads a streamed response's body by a deadline and
-  past it shuts the connection, so the caller fails the attempt as a read timeout.
+  second holds a request for ever. ``DeadlineAdapter`` (an ``HTTPAdapter``) bounds the status line and
+  headers by the deadline its caller sets around ``send`` (``with sending_by(deadline) as cut:``), and
+  ``read_by`` reads a streamed response's body by the same deadline; past it either shuts the
+  connection, so the caller fails the attempt as a read timeout.
 
 Each variant raises its own exception with these findings (tapkit's ``ResponseError`` and
 ``ReadTimeout``, dlt_sources' ``RedirectRefusedError`` and ``DeadlineExceeded``). The proxies and CA
@@ -22,10 +24,14 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from requests import Response
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 # Redirects followed within the API's origin before giving up (requests' own default is 30).
 MAX_REDIRECTS = 10
@@ -85,3 +91,90 @@ def read_by(response: Response, deadline: float) -> bool:
     finally:
         timer.cancel()
     return True
+
+
+class Cut:
+    """What ``sending_by`` yields: ``expired`` is set once the deadline has shut the connection."""
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.expired = threading.Event()
+
+
+_sending = threading.local()
+
+
+@contextlib.contextmanager
+def sending_by(deadline: float) -> Iterator[Cut]:
+    """While the block runs, a ``DeadlineAdapter`` send in this thread must have its status line and
+    headers by ``deadline`` (a ``time.monotonic()`` value); past it the connection is shut and the
+    send fails (a connection error), with ``expired`` set on what the block receives."""
+    cut = Cut(deadline)
+    previous = getattr(_sending, "cut", None)
+    _sending.cut = cut
+    try:
+        yield cut
+    finally:
+        _sending.cut = previous
+
+
+class _HeadBy:
+    """A urllib3 connection that reads the status line and headers by the deadline of the current
+    ``sending_by`` block (the body is ``read_by``'s)."""
+
+    sock: socket.socket | None
+
+    def getresponse(self) -> Any:
+        cut: Cut | None = getattr(_sending, "cut", None)
+        sock = self.sock
+        if cut is None or sock is None:
+            return super().getresponse()  # type: ignore[misc]
+
+        def shut() -> None:
+            cut.expired.set()
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+        timer = threading.Timer(max(0.0, cut.deadline - time.monotonic()), shut)
+        timer.daemon = True
+        timer.start()
+        try:
+            return super().getresponse()  # type: ignore[misc]
+        finally:
+            timer.cancel()
+
+
+class _HTTPConnection(_HeadBy, HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_HeadBy, HTTPSConnection):
+    pass
+
+
+class _HTTPPool(HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
+_POOLS = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
+class DeadlineAdapter(HTTPAdapter):
+    """requests' ``HTTPAdapter`` whose connections read the status line and headers by the deadline
+    of the current ``sending_by`` block (a server trickling its headers is cut there, as ``read_by``
+    cuts one trickling its body). Outside such a block it is the stock adapter. Pools made through
+    a SOCKS proxy keep urllib3's own classes (and only the per-read timeout)."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _POOLS
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if not proxy.lower().startswith("socks"):
+            manager.pool_classes_by_scheme = _POOLS
+        return manager

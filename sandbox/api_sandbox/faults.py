@@ -16,6 +16,7 @@ Spec syntax (CLI ``--fault``; also accepted as ``{"spec": "..."}`` by ``POST /_s
               retry_after_date=2 Retry-After as an HTTP date this many seconds in the future
               delay=5            seconds, for slow (default 0); seconds per byte, for trickle (default 1)
               variant=items|error  body of no_selector: {"items": [...]} or {"error": "..."}
+              variant=head       trickle: the status line and headers a byte every delay, the body at once
               charset=utf-16     charset: the body's encoding, declared in Content-Type
               name=FIELD         field: the field to set; bad_byte, huge: the string field to hit
               value=RAW_JSON     field: the JSON text put in place of the value, byte for byte
@@ -82,7 +83,7 @@ class Fault:
     retry_after: str | None = None  # Retry-After header value in seconds
     retry_after_date: float | None = None  # Retry-After as an HTTP date this many seconds ahead
     delay_s: float | None = None  # "slow": seconds before the response (0); "trickle": seconds a byte (1)
-    variant: str = "items"  # kind="no_selector": "items" or "error"
+    variant: str = "items"  # kind="no_selector": "items" or "error"; kind="trickle": "head" trickles the head
     charset: str | None = None  # "charset": the encoding of the body and of the Content-Type parameter
     name: str | None = None  # "field": the field; "bad_byte", "huge": the string field to hit
     value: str | None = None  # "field": raw JSON text put in place of the value, byte for byte
@@ -116,8 +117,8 @@ class Fault:
             raise ValueError("count must be >= 0")
         if self.retry_after is not None:
             self.retry_after = str(self.retry_after)
-        if self.variant not in ("items", "error"):
-            raise ValueError("variant must be 'items' or 'error'")
+        if self.variant not in ("items", "error", "head"):
+            raise ValueError("variant must be 'items' or 'error' (no_selector), or 'head' (trickle)")
         if self.index is not None and self.index < 0:
             raise ValueError("index must be >= 0")
         if self.pad < 0:

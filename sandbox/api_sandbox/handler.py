@@ -345,15 +345,20 @@ class SandboxHandler(BaseHTTPRequestHandler):
 
     def _deliver_trickle(self, resp: Response, fault: Fault) -> None:
         """Status line and headers with the full Content-Length, then one byte of the body every
-        ``delay_s`` seconds; stops as soon as the client hangs up or the sandbox stops."""
+        ``delay_s`` seconds (variant ``head``: the status line and headers a byte at a time, then the
+        body); stops as soon as the client hangs up or the sandbox stops."""
         assert fault.delay_s is not None
+        head, body = self._head(resp), resp.body
+        slow, rest = (head, body) if fault.variant == "head" else (body, b"")
         try:
-            self.wfile.write(self._head(resp))
-            for i in range(len(resp.body)):
+            if fault.variant != "head":
+                self.wfile.write(head)
+            for i in range(len(slow)):
                 if self._client_gone_within(fault.delay_s):
                     self.close_connection = True
                     return
-                self.wfile.write(resp.body[i : i + 1])
+                self.wfile.write(slow[i : i + 1])
+            self.wfile.write(rest)
         except OSError:
             self.close_connection = True
 

@@ -33,7 +33,15 @@ from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.streams import RESTStream
 
 import keyguard
-from keyguard.http import MAX_REDIRECTS, origin, read_by, redirect_target, refused_redirect
+from keyguard.http import (
+    MAX_REDIRECTS,
+    DeadlineAdapter,
+    origin,
+    read_by,
+    redirect_target,
+    refused_redirect,
+    sending_by,
+)
 from tapkit.body import NotJSONError, decode_json
 from tapkit.conform import compile_conformer
 from tapkit.errors import (
@@ -138,7 +146,7 @@ class OffsetStream(RESTStream[int]):
     def requests_session(self) -> requests.Session:
         """One keep-alive session per stream, with a connection for every page in flight."""
         session = requests.Session()
-        adapter = requests.adapters.HTTPAdapter(
+        adapter = DeadlineAdapter(
             pool_connections=1, pool_maxsize=self.rest_tap.request_gate.max_concurrency + 2
         )
         session.mount("https://", adapter)
@@ -248,12 +256,18 @@ class OffsetStream(RESTStream[int]):
         if remaining <= 0:
             raise requests.exceptions.ReadTimeout(self._too_slow())
         url = prepared.url or ""
-        response = self.requests_session.send(
-            prepared,
-            timeout=remaining,
-            allow_redirects=False,
-            **{**self._network_settings(url), "stream": True},
-        )
+        with sending_by(deadline) as cut:  # the status line and headers by the deadline too
+            try:
+                response = self.requests_session.send(
+                    prepared,
+                    timeout=remaining,
+                    allow_redirects=False,
+                    **{**self._network_settings(url), "stream": True},
+                )
+            except (requests.exceptions.RequestException, OSError):
+                if cut.expired.is_set():
+                    raise requests.exceptions.ReadTimeout(self._too_slow()) from None
+                raise
         if not read_by(response, deadline):
             raise requests.exceptions.ReadTimeout(self._too_slow())
         return response
