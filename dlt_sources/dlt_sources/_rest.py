@@ -13,10 +13,8 @@ Every piece here exists because dlt 1.31's defaults disagree with the documents 
 
 from __future__ import annotations
 
-import codecs
 import decimal
 import logging
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -127,35 +125,20 @@ def _beyond_int64(value: Any, where: str) -> tuple[str, int] | None:
     return None
 
 
-_replaced = threading.local()
-
-
-def _count_replaced(error: UnicodeError) -> tuple[str, int]:
-    """A codec error handler: U+FFFD for every byte that is not valid, as requests decodes, counted."""
-    assert isinstance(error, UnicodeDecodeError)
-    _replaced.count += error.end - error.start
-    return "\ufffd" * (error.end - error.start), error.end
-
-
-codecs.register_error("dlt_sources.count_replaced", _count_replaced)
-
-
 def invalid_bytes(response: Response) -> tuple[int, str]:
-    """Bytes of the body that are not valid in the charset requests reads it in (each becomes U+FFFD
-    in the records dlt gets), and that charset."""
+    """How many runs of bytes in the body are not valid in the charset requests reads it in (each
+    becomes one U+FFFD in the records dlt gets), and that charset."""
     content = response.content or b""
     encoding = response.encoding or guess_json_utf(content) or "utf-8"
     try:
         content.decode(encoding)
         return 0, encoding
-    except (UnicodeDecodeError, LookupError):
-        pass
-    _replaced.count = 0
-    try:
-        content.decode(encoding, errors="dlt_sources.count_replaced")
+    except UnicodeDecodeError:
+        # what "replace" puts in, less what "ignore" leaves: the replacement characters added
+        replaced = len(content.decode(encoding, "replace")) - len(content.decode(encoding, "ignore"))
+        return replaced, encoding
     except LookupError:
         return 0, encoding
-    return _replaced.count, encoding
 
 
 def envelope_check(resource: str, data_selector: str) -> Callable[..., None]:
@@ -176,8 +159,8 @@ def envelope_check(resource: str, data_selector: str) -> Callable[..., None]:
         replaced, encoding = invalid_bytes(response)
         if replaced:
             log.warning(
-                "resource %r: %d byte(s) of the response from %s were not valid %s; each was read as "
-                "U+FFFD (the records are kept)",
+                "resource %r: %d run(s) of bytes in the response from %s were not valid %s; each was "
+                "read as U+FFFD (the records are kept)",
                 resource,
                 replaced,
                 url,

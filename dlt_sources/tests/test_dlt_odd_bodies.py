@@ -58,7 +58,9 @@ def test_one_invalid_byte_keeps_the_record_with_a_replacement_character_and_a_wa
     assert len(replaced) == 1 and got[3][replaced[0]] == "\ufffd" + served[3][replaced[0]][1:]
     warnings = [r.getMessage() for r in caplog.records if "U+FFFD" in r.getMessage()]
     assert len(warnings) == 1  # the one page with the byte
-    assert warnings[0].startswith(f"resource {resource!r}: 1 byte(s) of the response from {sb.base_url}")
+    assert warnings[0].startswith(
+        f"resource {resource!r}: 1 run(s) of bytes in the response from {sb.base_url}"
+    )
     assert "were not valid utf-8; each was read as U+FFFD (the records are kept)" in warnings[0]
     assert first["fault"] == "bad_byte"
 
