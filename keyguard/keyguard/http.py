@@ -64,32 +64,45 @@ def refused_redirect(url: str, response: Response, show: Callable[[str], str] = 
     )
 
 
+@contextlib.contextmanager
+def _shut_at(
+    deadline: float, sock: Callable[[], socket.socket | None], expired: threading.Event
+) -> Iterator[None]:
+    """While the block runs: at ``deadline`` (a ``time.monotonic()`` value) set ``expired`` and shut
+    the socket ``sock()`` gives, so a read blocked on it fails at once."""
+
+    def shut() -> None:
+        expired.set()
+        found = sock()
+        if found is not None:
+            with contextlib.suppress(OSError):
+                found.shutdown(socket.SHUT_RDWR)
+
+    timer = threading.Timer(max(0.0, deadline - time.monotonic()), shut)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
 def read_by(response: Response, deadline: float) -> bool:
     """Read the body of ``response`` (sent with ``stream=True``) by ``deadline``, a
     ``time.monotonic()`` value. True when it arrived whole; False when the deadline cut it: the
     connection is shut and the response closed, and the caller raises its read timeout. Any other
     failure to read propagates."""
     expired = threading.Event()
-
-    def cut() -> None:
-        expired.set()
-        sock = getattr(getattr(response.raw, "connection", None), "sock", None)
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-
-    timer = threading.Timer(max(0.0, deadline - time.monotonic()), cut)
-    timer.daemon = True
-    timer.start()
     try:
-        response.content  # noqa: B018 (reads the body)
+        with _shut_at(
+            deadline, lambda: getattr(getattr(response.raw, "connection", None), "sock", None), expired
+        ):
+            response.content  # noqa: B018 (reads the body)
     except Exception:
         if not expired.is_set():
             raise
         response.close()
         return False
-    finally:
-        timer.cancel()
     return True
 
 
@@ -129,19 +142,8 @@ class _HeadBy:
         sock = self.sock
         if cut is None or sock is None:
             return super().getresponse()  # type: ignore[misc]
-
-        def shut() -> None:
-            cut.expired.set()
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-
-        timer = threading.Timer(max(0.0, cut.deadline - time.monotonic()), shut)
-        timer.daemon = True
-        timer.start()
-        try:
+        with _shut_at(cut.deadline, lambda: sock, cut.expired):
             return super().getresponse()  # type: ignore[misc]
-        finally:
-            timer.cancel()
 
 
 class _HTTPConnection(_HeadBy, HTTPConnection):
