@@ -14,17 +14,16 @@ help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
 
 setup: ## install uv if missing, uv sync, meltano install
-	@PYTHON=$(PYTHON) bash scripts/setup.sh
+	@PYTHON=$(PYTHON) bash dev/scripts/setup.sh
 
 demo: setup ## start the sandboxes, meltano run the three taps into DuckDB, print rows vs truth
-	@$(BIN)/python scripts/demo.py
+	@$(BIN)/python dev/scripts/demo.py
 
-demo-dlt: setup ## the same with the dlt variant (dlt_sources/)
-	@if [ -f scripts/demo_dlt.py ]; then $(BIN)/python scripts/demo_dlt.py; \
-	else echo "the dlt variant has no demo yet (scripts/demo_dlt.py)"; exit 1; fi
+demo-dlt: setup ## the same with the dlt variant (pipelines/dlt-sources/)
+	@$(BIN)/python dev/scripts/demo_dlt.py
 
 demo-orchestrated: setup ## every account of accounts.yml through Dagster (sandboxes, PostgreSQL, 4 runs at a time)
-	@$(BIN)/python scripts/demo_orchestrated.py
+	@$(BIN)/python dev/scripts/demo_orchestrated.py
 
 test: setup ## the whole suite: pytest over pyproject testpaths, with xdist workers
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --durations=15 $(PYTEST_ARGS)
@@ -32,13 +31,14 @@ test: setup ## the whole suite: pytest over pyproject testpaths, with xdist work
 lint: setup ## ruff (lint and format check) and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy keyguard/keyguard tapkit/tapkit tap-crm/tap_crm tap-projects/tap_projects tap-leads/tap_leads sandbox/api_sandbox \
-		loaderkit/loaderkit target-duckdb-bulk/target_duckdb_bulk target-postgres-bulk/target_postgres_bulk \
-		dlt_sources/dlt_sources dlt_sources/tests orchestration/orchestration scripts tests bench
+	$(BIN)/mypy kits/keyguard/keyguard kits/tapkit/tapkit kits/loaderkit/loaderkit \
+		plugins/tap-crm/tap_crm plugins/tap-projects/tap_projects plugins/tap-leads/tap_leads \
+		plugins/target-duckdb-bulk/target_duckdb_bulk plugins/target-postgres-bulk/target_postgres_bulk \
+		pipelines/dlt-sources/dlt_sources pipelines/dlt-sources/tests pipelines/orchestration/orchestration \
+		dev/sandbox/api_sandbox dev/scripts dev/bench dev/account_sandboxes.py tests
 
-bench: setup ## benchmarks (bench/, results in bench/RESULTS.md)
-	@if [ -f bench/__main__.py ] || [ -f bench/run.py ]; then $(BIN)/python -m bench; \
-	else echo "no benchmarks yet: bench/ has no __main__.py or run.py"; exit 1; fi
+bench: setup ## benchmarks (dev/bench/, results in dev/bench/RESULTS.md)
+	@PYTHONPATH=dev $(BIN)/python -m bench
 
 clean: ## remove outputs, plugin venvs and the test cache (keeps .venv)
 	rm -rf output/warehouse.duckdb output/jsonl output/demo-logs output/demo-orchestrated output/accounts .meltano .tmp/meltano-test

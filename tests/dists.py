@@ -52,11 +52,18 @@ class Member:
 
 def members() -> list[Member]:
     workspace = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["uv"]["workspace"]
-    return [Member(d, tomllib.loads((REPO / d / "pyproject.toml").read_text())) for d in workspace["members"]]
+    dirs = sorted(
+        {
+            p.parent.relative_to(REPO)
+            for glob in workspace["members"]
+            for p in REPO.glob(f"{glob}/pyproject.toml")
+        }
+    )
+    return [Member(str(d), tomllib.loads((REPO / d / "pyproject.toml").read_text())) for d in dirs]
 
 
 def uv() -> list[str]:
-    """How to run uv here: on PATH, else as a module of this Python (how scripts/setup.sh finds it)."""
+    """How to run uv here: on PATH, else as a module of this Python (how dev/scripts/setup.sh finds it)."""
     found = shutil.which("uv")
     if found:
         return [found]

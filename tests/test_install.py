@@ -35,7 +35,7 @@ def install_clean(venv: Path, *packages: str) -> Path:
 @pytest.mark.parametrize("tap", ["tap-crm", "tap-projects", "tap-leads"])
 def test_tap_installs_alone_with_the_kit(tap, tmp_path):
     venv = tmp_path / "venv"
-    install_clean(venv, "keyguard", "tapkit", tap)
+    install_clean(venv, "kits/keyguard", "kits/tapkit", f"plugins/{tap}")
 
     about = subprocess.run(
         [str(venv / "bin" / tap), "--about", "--format=json"], capture_output=True, text=True, check=True
@@ -56,7 +56,7 @@ def test_tap_installs_alone_with_the_kit(tap, tmp_path):
 
 
 def test_dlt_variant_installs_without_singer_sdk_and_loads_from_any_directory(tmp_path):
-    bin_dir = install_clean(tmp_path / "venv", "keyguard", "dlt_sources")
+    bin_dir = install_clean(tmp_path / "venv", "kits/keyguard", "pipelines/dlt-sources")
     python = str(bin_dir / "python")
     # A directory outside the repository (where no folder of it shadows an installed package), with its own
     # .dlt/ (dlt reads it from the working directory): the base URL from config.toml, the key from

@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 TAPS = ("crm", "projects", "leads")
 VENV_BIN = Path(sys.executable).parent
 
-sys.path.insert(0, str(REPO / "scripts"))
+sys.path.insert(0, str(REPO / "dev" / "scripts"))
 import plugin_defs  # noqa: E402
 
 
@@ -59,7 +59,7 @@ def _committed(path: str) -> bool:
 
 @pytest.mark.parametrize("tap", TAPS)
 def test_add_from_ref_install_and_run(tap: str, tmp_path: Path) -> None:
-    if not _committed(f"tap-{tap}/tap_{tap}/tap.py"):
+    if not _committed(f"plugins/tap-{tap}/tap_{tap}/tap.py"):
         pytest.skip(f"tap-{tap} is not committed yet (git+file:// installs HEAD)")
     definition = _definition(tap)
     local = re.sub(r"git\+\S+?\.git#", f"git+file://{REPO}#", definition)
@@ -84,9 +84,11 @@ def test_add_from_ref_with_built_wheels(built_wheels: dict[str, Path], tmp_path:
 
 
 def _definition(tap: str) -> str:
-    definition = (REPO / f"tap-{tap}" / "meltano-hub.yml").read_text()
+    definition = (REPO / "plugins" / f"tap-{tap}" / "meltano-hub.yml").read_text()
     public = re.search(r"^pip_url: (.*)$", definition, re.M)
-    assert public and "#subdirectory=tapkit" in public.group(1), "pip_url must install the kit and the tap"
+    assert public and "#subdirectory=kits/tapkit" in public.group(1), (
+        "pip_url must install the kit and the tap"
+    )
     return definition
 
 
@@ -127,14 +129,14 @@ def _add_install_and_invoke(tap: str, definition: str, tmp_path: Path) -> None:
 def test_definitions_match_the_tap_about(tap: str) -> None:
     """meltano-hub.yml and meltano.yml declare exactly the tap's settings, kinds, secrecy and defaults.
 
-    On failure: `python scripts/plugin_defs.py` regenerates both from `tap-x --about --format=json`.
+    On failure: `python dev/scripts/plugin_defs.py` regenerates both from `tap-x --about --format=json`.
     """
     info = plugin_defs.about(tap)
     yaml = plugin_defs._yaml()
-    hub = yaml.load((REPO / f"tap-{tap}" / "meltano-hub.yml").read_text())
+    hub = yaml.load((REPO / "plugins" / f"tap-{tap}" / "meltano-hub.yml").read_text())
     project = plugin_defs.meltano_yml_extractors(yaml.load((REPO / "meltano.yml").read_text()))
     problems = plugin_defs.drift(tap, hub, info) + plugin_defs.drift(tap, project[f"tap-{tap}"], info)
-    assert not problems, "\n".join(problems) + "\nrun: python scripts/plugin_defs.py"
+    assert not problems, "\n".join(problems) + "\nrun: python dev/scripts/plugin_defs.py"
     for key in ("name", "namespace", "variant", "label", "description", "pip_url", "repo", "docs",
                 "executable", "capabilities", "settings", "settings_group_validation", "keywords",
                 "maintenance_status", "quality"):  # fmt: skip
@@ -148,13 +150,14 @@ def test_definitions_match_the_tap_about(tap: str) -> None:
 def test_loader_definitions_match_the_loader_about(loader: str) -> None:
     """target-x-bulk/meltano-hub.yml and meltano.yml declare exactly the loader's settings.
 
-    On failure: `python scripts/plugin_defs.py` regenerates both from `target-x-bulk --about --format=json`.
+    On failure: `python dev/scripts/plugin_defs.py` regenerates both from
+    `target-x-bulk --about --format=json`.
     """
     info = plugin_defs.about(loader)
     yaml = plugin_defs._yaml()
-    hub = yaml.load((REPO / loader / "meltano-hub.yml").read_text())
+    hub = yaml.load((REPO / "plugins" / loader / "meltano-hub.yml").read_text())
     project = plugin_defs.meltano_yml_loaders(yaml.load((REPO / "meltano.yml").read_text()))
     problems = plugin_defs.drift(loader, hub, info) + plugin_defs.drift(loader, project[loader], info)
-    assert not problems, "\n".join(problems) + "\nrun: python scripts/plugin_defs.py"
-    assert hub["pip_url"].split()[0].endswith("#subdirectory=loaderkit"), hub["pip_url"]
+    assert not problems, "\n".join(problems) + "\nrun: python dev/scripts/plugin_defs.py"
+    assert hub["pip_url"].split()[0].endswith("#subdirectory=kits/loaderkit"), hub["pip_url"]
     assert "batch_size_rows" in {s["name"] for s in hub["settings"]}

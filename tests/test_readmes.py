@@ -11,14 +11,16 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_tap_readmes_are_current():
     check = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "tap_readmes.py"), "--check"], capture_output=True, text=True
+        [sys.executable, str(ROOT / "dev" / "scripts" / "tap_readmes.py"), "--check"],
+        capture_output=True,
+        text=True,
     )
     assert check.returncode == 0, check.stderr
 
 
 def test_loader_readmes_are_current():
     check = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "loader_readmes.py"), "--check"],
+        [sys.executable, str(ROOT / "dev" / "scripts" / "loader_readmes.py"), "--check"],
         capture_output=True,
         text=True,
     )

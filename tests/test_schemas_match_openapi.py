@@ -13,7 +13,11 @@ import pytest
 from api_sandbox import run_sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
-TAPS = {"crm": "tap-crm/tap_crm", "projects": "tap-projects/tap_projects", "leads": "tap-leads/tap_leads"}
+TAPS = {
+    "crm": "plugins/tap-crm/tap_crm",
+    "projects": "plugins/tap-projects/tap_projects",
+    "leads": "plugins/tap-leads/tap_leads",
+}
 KEEP = ("type", "format", "description")
 
 

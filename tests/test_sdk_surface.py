@@ -1,7 +1,8 @@
-"""Each kit's private singer-sdk surface is what its `sdk_surface.py` lists (tapkit/tapkit/sdk_surface.py,
-loaderkit/loaderkit/sdk_surface.py), and the installed SDK's source of each listed name is the one the kit
-was written against (issue 11). One module for both kits, which fingerprint the SDK the same way; each kit
-scans its own code (the loader kit's with the loaders built on it) for private names it does not list.
+"""Each kit's private singer-sdk surface is what its `sdk_surface.py` lists
+(kits/tapkit/tapkit/sdk_surface.py, kits/loaderkit/loaderkit/sdk_surface.py), and the installed SDK's
+source of each listed name is the one the kit was written against (issue 11). One module for both
+kits, which fingerprint the SDK the same way; each kit scans its own code (the loader kit's with the
+loaders built on it) for private names it does not list.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def test_tapkit_reaches_no_private_sdk_name_that_is_not_listed() -> None:
     sdk_private = tap_sdk_private_names()
     listed = {name.rsplit(".", 1)[1] for name in tap_surface.PRIVATE} | {"_config"}
     used: set[str] = set()
-    for path in (ROOT / "tapkit" / "tapkit").glob("*.py"):
+    for path in (ROOT / "kits" / "tapkit" / "tapkit").glob("*.py"):
         text = path.read_text()
         used |= set(re.findall(r"super\(\)\.(_[a-z]\w*)", text))
         used |= set(re.findall(r"def (_[a-z]\w*)\(", text)) & sdk_private
@@ -79,9 +80,9 @@ def tap_sdk_private_names() -> set[str]:
 # loaderkit: the kit and the loaders built on it, against the SDK classes a target builds on.
 
 LOADER_CODE = [
-    ROOT / "loaderkit" / "loaderkit",
-    ROOT / "target-duckdb-bulk" / "target_duckdb_bulk",
-    ROOT / "target-postgres-bulk" / "target_postgres_bulk",
+    ROOT / "kits" / "loaderkit" / "loaderkit",
+    ROOT / "plugins" / "target-duckdb-bulk" / "target_duckdb_bulk",
+    ROOT / "plugins" / "target-postgres-bulk" / "target_postgres_bulk",
 ]
 
 
