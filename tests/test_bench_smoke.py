@@ -53,6 +53,7 @@ def test_small_bench_completes_and_loses_nothing(tmp_path: Path) -> None:
         ("1. throughput", "plain singer-sdk stream"),
         ("1. throughput", "dlt rest_api (extract only)"),
         ("1. throughput", "raw limit (requests + orjson)"),
+        ("1. throughput", "raw ceiling (requests + msgspec, 8 in flight)"),
         ("2. latency", "our tap (8 in flight, default)"),
         ("2. latency", "our tap sequential (max_concurrency 1)"),
         ("2. latency", "dlt rest_api (extract only)"),

@@ -127,6 +127,15 @@ def reported_records(stderr: str) -> int:
     return -1
 
 
+def reported_pages(stderr: str) -> int:
+    """``pages P`` of the last ``records N pages P`` line a raw loop wrote to stderr (-1: none)."""
+    for line in reversed(stderr.splitlines()):
+        fields = line.split()
+        if line.startswith("records ") and len(fields) == 4 and fields[2] == "pages":
+            return int(fields[3])
+    return -1
+
+
 def singer_record_ids(path: str | os.PathLike[str], stream: str) -> list:
     """Ids of every RECORD message of ``stream`` in a Singer output file."""
     import orjson

@@ -15,6 +15,7 @@ from bench.procs import (
     API_KEY,
     ChildRun,
     record_count_metric,
+    reported_pages,
     reported_records,
     run_child,
     singer_record_ids,
@@ -121,11 +122,36 @@ def tap_system(name: str, argv: list[str], stream: str) -> System:
     return singer_system(name, argv, stream, lambda stderr: record_count_metric(stderr, stream))
 
 
-def raw_system(base_url: str, path: str, selector: str, page_size: int) -> System:
-    """The raw limit (bench/raw.py): one session, orjson, RECORD lines."""
-    argv = [sys.executable, "-m", "bench.raw", base_url, path, selector, str(page_size)]
-    stream = path.rsplit("/", 1)[-1]
-    return singer_system("raw limit (requests + orjson)", argv, stream, reported_records)
+RAW_LOOPS = {
+    "sequential": "raw limit (requests + orjson)",
+    "msgspec8": "raw ceiling (requests + msgspec, 8 in flight)",
+}
+
+
+def raw_system(mode: str, base_url: str, resource: str, page_size: int) -> System:
+    """A raw loop (bench/raw.py) over a projects resource with its own page-size parameter, as the sandbox
+    reads the document (``size`` for tasks, activities and files; jobs and contacts name none, and the
+    sandbox then reads dlt's default ``limit``, which the tap sends too). Its verifying run also checks
+    that it read pages of ``page_size``: the raw loop reports its pages and a short page fails it."""
+    from api_sandbox.apis import APIS
+
+    spec = APIS["projects"].resource(resource)
+    assert spec.paging is not None, f"projects/{resource} is not paginated"
+    argv = [sys.executable, "-m", "bench.raw", mode, base_url, spec.path, spec.selector, str(page_size)]
+    argv.append(spec.paging[1])
+    system = singer_system(RAW_LOOPS[mode], argv, resource, reported_records)
+    plain_run = system.run
+
+    def run(index: int, out: Path | None, verify: bool) -> tuple[ChildRun, int, list | None]:
+        result, got, ids = plain_run(index, out, verify)
+        pages = reported_pages(result.stderr)
+        if result.returncode == 0 and pages != -(-got // page_size):
+            result.returncode = 1
+            result.stderr += f"\n{system.name}: {got} records in {pages} pages, not pages of {page_size}"
+        return result, got, ids
+
+    system.run = run
+    return system
 
 
 def dlt_system(base_url: str, resource: str, tmp: Path) -> System:
