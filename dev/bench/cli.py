@@ -19,12 +19,13 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
-from bench import decoding, e2e, latency, loaders, memory, orchestrated, throughput
+from bench import decoding, e2e, latency, loaders, memory, orchestrated, publish, throughput
+from bench.machine import calibration
 from bench.procs import REPO
 from bench.results import Report, Row, log, render
 from bench.sizes import FULL, SMALL
 
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+RESULTS = publish.RESULTS
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -44,6 +45,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         choices=("throughput", "latency", "memory", "e2e", "loaders", "decoding", "orchestrated"),
         help="run only these benchmarks (repeatable)",
     )
+    p.add_argument(
+        "--readme",
+        action="store_true",
+        help="run nothing: rewrite the README's speed tables and dev/bench/e2e.png from dev/bench/RESULTS.md",
+    )
     p.add_argument("--json", type=Path, help="also write rows, deliveries and targets as JSON here")
     p.add_argument(
         "--e2e-records",
@@ -57,6 +63,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.readme:
+        try:
+            publish.publish()
+        except (publish.PublishError, OSError) as exc:
+            raise SystemExit(f"python -m bench --readme: {exc}") from None
+        log(f"README.md and {publish.CHART.relative_to(REPO)} rewritten from {RESULTS.relative_to(REPO)}")
+        return 0
     if args.runs < 1:
         raise SystemExit("--runs must be at least 1")
     sizes = SMALL if args.small else FULL
@@ -64,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.e2e_records < 1:
             raise SystemExit("--e2e-records must be at least 1")
         sizes = dataclasses.replace(sizes, e2e=args.e2e_records)
-    report = Report(small=args.small)
+    report = Report(small=args.small, calibrated_at_start=calibration())
     started = datetime.datetime.now(datetime.UTC)
     t0 = datetime.datetime.now().timestamp()
     # The orchestrated benchmark starts Dagster twice and runs 24 syncs: never at --small size unless asked.
@@ -113,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     if not (args.no_write or args.small or args.only):
         RESULTS.write_text(text)
-        log(f"written to {RESULTS.relative_to(REPO)}")
+        publish.publish()
+        log(f"written to {RESULTS.relative_to(REPO)}; README.md's tables and {publish.CHART.name} from it")
     lost = [d for d in report.deliveries if not d.ok]
     if lost:
         log(f"!!! {len(lost)} run(s) LOST RECORDS: see the table")

@@ -52,6 +52,7 @@ class Report:
     targets: list[dict] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     small: bool = False  # --small: targets are shown, not judged
+    calibrated_at_start: float | None = None  # machine.calibration() before the first benchmark
 
     def deliver(self, d: Delivery) -> Delivery:
         self.deliveries.append(d)
@@ -132,7 +133,7 @@ def render_table(rows: list[Row]) -> str:
 
 def render(report: Report, *, small: bool, runs: int, started: datetime.datetime, seconds: float) -> str:
     """RESULTS.md: how it was measured, the machine, the table, losses, errors, targets met."""
-    info = machine()
+    info = machine(report.calibrated_at_start)
     lost = [d for d in report.deliveries if not d.ok]
     missed = [t for t in report.targets if t["met"] is False]
     parts = [
