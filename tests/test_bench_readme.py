@@ -30,7 +30,8 @@ def test_every_row_of_the_published_benchmarks_is_in_the_readme() -> None:
         shown = readme.split(f"<!-- bench:{name} -->")[1].split(f"<!-- /bench:{name} -->")[0]
         for number in numbers:
             rows = results.of(number)
-            assert rows, f"RESULTS.md has no benchmark {number}"
+            if not rows:  # a benchmark newer than the run RESULTS.md records says so
+                assert f"RESULTS.md has no benchmark {number}" in shown
             for row in rows:
                 assert f"| {row.system} |" in shown and row.figure in shown, (name, row)
 

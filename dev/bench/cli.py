@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
-from bench import decoding, e2e, latency, loaders, memory, orchestrated, publish, throughput
+from bench import decoding, e2e, fixed_cost, latency, loaders, memory, orchestrated, publish, throughput
 from bench.machine import calibration
 from bench.procs import REPO
 from bench.results import Report, Row, log, render
@@ -42,7 +42,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--only",
         action="append",
-        choices=("throughput", "latency", "memory", "e2e", "loaders", "decoding", "orchestrated"),
+        choices=("throughput", "latency", "memory", "e2e", "loaders", "decoding", "orchestrated", "fixed"),
         help="run only these benchmarks (repeatable)",
     )
     p.add_argument(
@@ -80,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     report = Report(small=args.small, calibrated_at_start=calibration())
     started = datetime.datetime.now(datetime.UTC)
     t0 = datetime.datetime.now().timestamp()
-    # The orchestrated benchmark starts Dagster twice and runs 24 syncs: never at --small size unless asked.
+    # The orchestrated benchmark starts Dagster twice and runs 24 syncs, the fixed-cost one starts Meltano
+    # a dozen times (no smaller at --small): neither at --small size unless asked.
     chosen = args.only or [
         "throughput",
         "latency",
@@ -88,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         "e2e",
         "loaders",
         "decoding",
-        *([] if args.small else ["orchestrated"]),
+        *([] if args.small else ["orchestrated", "fixed"]),
     ]
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp_name:
         tmp = Path(tmp_name)
@@ -100,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
             "loaders": lambda: loaders.bench_loaders(report, sizes, args.runs, tmp),
             "decoding": lambda: decoding.bench_decoding(report, sizes, args.runs),
             "orchestrated": lambda: orchestrated.bench_orchestrated(report, tmp, args.small),
+            "fixed": lambda: fixed_cost.bench_fixed_cost(report, args.runs, tmp, args.small),
         }
         for name in chosen:
             try:

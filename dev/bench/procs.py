@@ -59,6 +59,7 @@ class ChildRun:
     returncode: int
     max_rss_mb: float  # peak resident set size of this child alone (wait4's rusage)
     stderr: str
+    cpu: float = 0.0  # user and system CPU seconds of the child and the children it waited for
 
     def check(self, what: str) -> None:
         if self.returncode != 0:
@@ -100,11 +101,12 @@ def run_child(
         err.seek(0)
         text = err.read().decode(errors="replace")
     rss_mb = usage.ru_maxrss / 1024
+    cpu = usage.ru_utime + usage.ru_stime
     head, _, last = text.rstrip("\n").rpartition("\n")
     if last.startswith("peak-rss-kb "):
         fields = last.split()
-        rss_mb, wall, text = int(fields[1]) / 1024, float(fields[3]), head
-    return ChildRun(wall, proc.returncode, rss_mb, text)
+        rss_mb, wall, cpu, text = int(fields[1]) / 1024, float(fields[3]), float(fields[5]), head
+    return ChildRun(wall, proc.returncode, rss_mb, text, cpu)
 
 
 def record_count_metric(stderr: str, stream: str) -> int:
