@@ -71,3 +71,19 @@ def test_chart_is_written(tmp_path: Path) -> None:
     out = tmp_path / "e2e.png"
     publish.chart(publish.parse(publish.RESULTS.read_text()), out)
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_chart_shows_the_fixed_cost_parts_when_results_have_them(tmp_path: Path) -> None:
+    text = (
+        "Measured 2026-12-02 01:42 UTC by `python -m bench --runs 3 --only fixed` (2.7 min). Medians\n"
+        "- load average now (1, 5, 15 min): 7.0, 9.2, 7.3\n\n"
+        "| benchmark | system | delivered / truth | wall, median (min-max) | figure | target | met |\n"
+        "|---|---|---|---|---|---|---|\n"
+        "| 8. fixed cost | import meltano.cli |  | 3.92 s | CPU 1.28 s |  |  |\n"
+        "|  | (a derived row) |  |  | +3.83 s wall, +1.27 s CPU |  |  |\n"
+    )
+    out = tmp_path / "e2e.png"
+    publish.chart(publish.parse(text), out)
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(publish.PublishError, match="no rows of benchmark 4"):
+        publish.chart(publish.parse(text.replace("CPU 1.28 s", "1.28 s")), out)

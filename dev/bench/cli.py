@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
                 report.rows.append(Row(name, "ERROR", figure=f"n/a ({message.splitlines()[0][:200]})"))
                 log(traceback.format_exc())
     seconds = datetime.datetime.now().timestamp() - t0
-    text = render(report, small=args.small, runs=args.runs, started=started, seconds=seconds)
+    text = render(report, small=args.small, runs=args.runs, started=started, seconds=seconds, only=args.only)
     print(text)
     if args.json:
         args.json.write_text(

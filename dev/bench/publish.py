@@ -111,44 +111,67 @@ def rate(figure: str) -> float | None:
     return float(m.group(1).replace(",", "")) if m else None
 
 
+def _cpu(figure: str) -> float | None:
+    m = re.match(r"CPU ([0-9.]+) s$", figure)
+    return float(m.group(1)) if m else None
+
+
 def chart(results: Results, path: Path = CHART) -> None:
-    """A PNG of the end-to-end benchmark: each way's rows/s, and its fixed cost over 1 record a resource."""
+    """A PNG of the end-to-end figures, one panel each that RESULTS.md has: benchmark 4's rows/s and its
+    fixed cost over 1 record a resource, and benchmark 8's parts of that fixed cost (CPU seconds)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = results.of("4")
-    if not rows:
-        raise PublishError("RESULTS.md: no rows of benchmark 4 (end to end) to chart")
-    speeds = [(r.system, v) for r in rows if (v := rate(r.figure)) is not None]
+    e2e, parts = results.of("4"), results.of("8")
     suffix = ": the same over 1 record a resource"
-    fixed = [
-        (r.system.removesuffix(suffix), float(r.figure.split()[0])) for r in rows if r.system.endswith(suffix)
-    ]
-    fig, (left, right) = plt.subplots(
-        1, 2, figsize=(13, 4.2), gridspec_kw={"width_ratios": [3, 2]}, constrained_layout=True
+    panels: list[tuple[str, str, str, list[tuple[str, float]]]] = []  # title, x label, value format, bars
+    if e2e:
+        speeds = [(r.system, v) for r in e2e if (v := rate(r.figure)) is not None]
+        fixed = [
+            (r.system.removesuffix(suffix), float(r.figure.split()[0]))
+            for r in e2e
+            if r.system.endswith(suffix)
+        ]
+        panels.append(
+            (e2e[0].benchmark, "rows/s, wall time from spawn to exit (higher is better)", "{:,.0f}", speeds)
+        )
+        if fixed:
+            panels.append(
+                (
+                    "the same over 1 record a resource: the fixed cost",
+                    "seconds of wall time",
+                    "{:.2f} s",
+                    fixed,
+                )
+            )
+    if parts:
+        cpu = [(r.system, v) for r in parts if (v := _cpu(r.figure)) is not None]
+        panels.append((parts[0].benchmark, "CPU seconds of the child and its children", "{:.2f} s", cpu))
+    panels = [p for p in panels if p[3]]
+    if not panels:
+        raise PublishError("RESULTS.md: no rows of benchmark 4 (end to end) or 8 (fixed cost) to chart")
+    heights = [1.0 + 0.32 * len(bars) for *_, bars in panels]
+    fig, axes = plt.subplots(
+        len(panels),
+        1,
+        figsize=(11, sum(heights) + 0.6),
+        gridspec_kw={"height_ratios": heights},
+        squeeze=False,
     )
-    names = [n for n, _ in speeds][::-1]
-    left.barh(names, [v for _, v in speeds][::-1], color="#4c72b0")
-    for i, (_, v) in enumerate(speeds[::-1]):
-        left.text(v, i, f" {v:,.0f}", va="center", fontsize=8)
-    left.set_xlabel("rows/s, wall time from spawn to exit (higher is better)")
-    left.set_title(rows[0].benchmark.split(": ", 1)[-1], fontsize=9)
-    if fixed:
-        fnames = [n for n, _ in fixed][::-1]
-        right.barh(fnames, [v for _, v in fixed][::-1], color="#dd8452")
-        for i, (_, v) in enumerate(fixed[::-1]):
-            right.text(v, i, f" {v:.2f} s", va="center", fontsize=8)
-        right.set_xlabel("seconds (lower is better)")
-        right.set_title("fixed cost: the same over 1 record a resource", fontsize=9)
-    else:
-        right.axis("off")
-    for ax in (left, right):
-        ax.tick_params(axis="y", labelsize=8)
-        ax.margins(x=0.25)
-    fig.suptitle(f"End to end into DuckDB, measured {results.measured.split(' by ')[0]}", fontsize=10)
-    fig.savefig(path, dpi=110)
+    for ax, (title, xlabel, fmt, bars) in zip(axes[:, 0], panels, strict=True):
+        names, values = [n for n, _ in bars][::-1], [v for _, v in bars][::-1]
+        ax.barh(names, values, color="#4c72b0" if "rows/s" in xlabel else "#dd8452")
+        for i, v in enumerate(values):
+            ax.text(v, i, " " + fmt.format(v), va="center", fontsize=8)
+        ax.set_xlabel(xlabel, fontsize=8)
+        ax.set_title(title, fontsize=9)
+        ax.tick_params(axis="both", labelsize=8)
+        ax.margins(x=0.15)
+    fig.suptitle(f"dev/bench/RESULTS.md, measured {results.measured.split(' by ')[0]}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
     plt.close(fig)
 
 

@@ -131,7 +131,15 @@ def render_table(rows: list[Row]) -> str:
     return "\n".join(out)
 
 
-def render(report: Report, *, small: bool, runs: int, started: datetime.datetime, seconds: float) -> str:
+def render(
+    report: Report,
+    *,
+    small: bool,
+    runs: int,
+    started: datetime.datetime,
+    seconds: float,
+    only: list[str] | None = None,
+) -> str:
     """RESULTS.md: how it was measured, the machine, the table, losses, errors, targets met."""
     info = machine(report.calibrated_at_start)
     lost = [d for d in report.deliveries if not d.ok]
@@ -140,7 +148,8 @@ def render(report: Report, *, small: bool, runs: int, started: datetime.datetime
         "# Benchmark results",
         "",
         f"Measured {started:%Y-%m-%d %H:%M} UTC by "
-        f"`python -m bench{' --small' if small else ''} --runs {runs}` "
+        f"`python -m bench{' --small' if small else ''} --runs {runs}"
+        f"{''.join(f' --only {name}' for name in only or [])}` "
         f"({seconds / 60:.1f} min). Medians of {runs} run(s) per figure, every system in its own "
         "subprocess "
         "(start-up included), the sandbox in another, on loopback.",
