@@ -128,8 +128,13 @@ def main(argv: list[str] | None = None) -> int:
         )
     if not (args.no_write or args.small or args.only):
         RESULTS.write_text(text)
-        publish.publish()
-        log(f"written to {RESULTS.relative_to(REPO)}; README.md's tables and {publish.CHART.name} from it")
+        log(f"written to {RESULTS.relative_to(REPO)}")
+        try:
+            publish.publish()
+        except publish.PublishError as exc:
+            log(f"!!! README.md's tables and {publish.CHART.name} NOT rewritten: {exc}")
+            return 1
+        log(f"README.md's tables and {publish.CHART.relative_to(REPO)} rewritten from it")
     lost = [d for d in report.deliveries if not d.ok]
     if lost:
         log(f"!!! {len(lost)} run(s) LOST RECORDS: see the table")
