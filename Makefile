@@ -8,13 +8,18 @@ BIN := .venv/bin
 PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 
-.PHONY: help setup demo demo-dlt demo-orchestrated test lint bench clean
+.PHONY: help setup dist demo demo-dlt demo-orchestrated test lint bench clean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
 
-setup: ## install uv if missing, uv sync, meltano install
+setup: ## uv (a private venv when missing), uv sync, meltano install
 	@PYTHON=$(PYTHON) bash dev/scripts/setup.sh
+
+dist: ## build the wheel of every package into dist/ (install with --find-links dist/; README)
+	rm -rf dist
+	@PYTHON=$(PYTHON) bash dev/scripts/setup.sh uv build --all-packages --wheel --out-dir dist
+	@ls dist
 
 demo: setup ## start the sandboxes, meltano run the three taps into DuckDB, print rows vs truth
 	@$(BIN)/python dev/scripts/demo.py
