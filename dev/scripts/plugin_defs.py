@@ -238,7 +238,8 @@ def meltano_shape(plugin_type: str, plugin: dict[str, Any]) -> dict[str, Any]:
     from meltano.core.plugin.base import PluginType
     from meltano.core.plugin.project_plugin import ProjectPlugin
 
-    shaped: dict[str, Any] = ProjectPlugin(PluginType(plugin_type), **dict(plugin)).canonical()
+    shaped = ProjectPlugin(PluginType(plugin_type), **dict(plugin)).canonical()
+    assert isinstance(shaped, dict)
     return shaped
 
 
