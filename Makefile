@@ -45,5 +45,5 @@ lint: setup ## ruff (lint and format check) and mypy
 bench: setup ## benchmarks (dev/bench/, results in dev/bench/RESULTS.md)
 	@PYTHONPATH=dev $(BIN)/python -m bench
 
-clean: ## remove outputs, plugin venvs and the test cache (keeps .venv)
-	rm -rf output/warehouse.duckdb output/jsonl output/demo-logs output/demo-orchestrated output/accounts .meltano .tmp/meltano-test
+clean: ## remove outputs, built wheels, plugin venvs and the test cache (keeps .venv)
+	rm -rf dist output/warehouse.duckdb output/jsonl output/demo-logs output/demo-orchestrated output/accounts .meltano .tmp/meltano-test

@@ -71,8 +71,12 @@ def _definition(plugin: str) -> str:
     return (REPO / "plugins" / plugin / "meltano-hub.yml").read_text()
 
 
-def _new_project(root: Path) -> Path:
-    """A brand-new Meltano project, as `meltano init` leaves it minus what needs Meltano Hub."""
+def _new_project(root: Path, *, init: bool = False) -> Path:
+    """A brand-new Meltano project: `meltano init`'s (it works offline), or its meltano.yml alone."""
+    if init:
+        made = _meltano(root.parent, "init", root.name, "--no_usage_stats")
+        assert made.returncode == 0, _output(made)
+        return root
     root.mkdir()
     (root / "meltano.yml").write_text(
         "default_environment: dev\nproject_id: someone-else\nsend_anonymous_usage_stats: false\n"
@@ -133,7 +137,7 @@ def test_two_taps_into_each_loader_from_the_built_wheels(
     wheels = {path.parent for path in built_wheels.values()}
     assert len(wheels) == 1, f"the wheels are not in one folder: {wheels}"
     find_links = {"UV_FIND_LINKS": str(wheels.pop()), "PIP_FIND_LINKS": ""}
-    project = _new_project(tmp_path / "someone-elses-project")
+    project = _new_project(tmp_path / "someone-elses-project", init=True)
     for plugin in ("tap-crm", "tap-projects", *plugin_defs.LOADERS):
         _add(project, tmp_path, plugin, _definition(plugin), env=find_links)
 
