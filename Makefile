@@ -8,13 +8,18 @@ BIN := .venv/bin
 PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 
-.PHONY: help setup demo demo-dlt demo-orchestrated test lint bench clean
+.PHONY: help setup dist demo demo-dlt demo-orchestrated test lint bench clean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
 
-setup: ## install uv if missing, uv sync, meltano install
+setup: ## uv (a private venv when missing), uv sync, meltano install
 	@PYTHON=$(PYTHON) bash dev/scripts/setup.sh
+
+dist: ## build the wheel of every package into dist/ (install with --find-links dist/; README)
+	rm -rf dist
+	@PYTHON=$(PYTHON) bash dev/scripts/setup.sh uv build --all-packages --wheel --out-dir dist
+	@ls dist
 
 demo: setup ## start the sandboxes, meltano run the three taps into DuckDB, print rows vs truth
 	@$(BIN)/python dev/scripts/demo.py
@@ -40,5 +45,5 @@ lint: setup ## ruff (lint and format check) and mypy
 bench: setup ## benchmarks (dev/bench/, results in dev/bench/RESULTS.md)
 	@PYTHONPATH=dev $(BIN)/python -m bench
 
-clean: ## remove outputs, plugin venvs and the test cache (keeps .venv)
-	rm -rf output/warehouse.duckdb output/jsonl output/demo-logs output/demo-orchestrated output/accounts .meltano .tmp/meltano-test
+clean: ## remove outputs, built wheels, plugin venvs and the test cache (keeps .venv)
+	rm -rf dist output/warehouse.duckdb output/jsonl output/demo-logs output/demo-orchestrated output/accounts .meltano .tmp/meltano-test

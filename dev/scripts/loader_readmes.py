@@ -70,10 +70,13 @@ pip install ./kits/loaderkit ./plugins/{name}            # from a checkout of th
 {name} --about                              # settings, capabilities
 ```
 
-In your own Meltano project, from its Hub-style definition (`{name}/meltano-hub.yml`):
+In your own Meltano project, from its Hub-style definition (`plugins/{name}/meltano-hub.yml`; its
+`pip_url` names the published distributions: until they are published, `make dist` and
+`export UV_FIND_LINKS=<checkout>/dist`, see the root README). It puts each tap's tables in a schema of
+its own (`default_target_schema: $MELTANO_EXTRACTOR_NAMESPACE`):
 
 ```bash
-meltano add --plugin-type loader {name} --from-ref {name}/meltano-hub.yml
+meltano add --plugin-type loader {name} --from-ref plugins/{name}/meltano-hub.yml
 meltano run tap-crm {name}
 ```
 

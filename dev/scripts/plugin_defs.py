@@ -4,8 +4,9 @@
 From it this script renders:
 - `tap-x/meltano-hub.yml`, `target-x/meltano-hub.yml`: definitions in Meltano Hub's extractor and loader
   formats, for `meltano add --from-ref`;
-- the `settings`, `capabilities` and `settings_group_validation` of each plugin in the root `meltano.yml`
-  (edited in place, comments kept).
+- the `settings`, `capabilities` and `settings_group_validation` of each plugin in the root `meltano.yml`,
+  every plugin written in the shape Meltano itself writes (its key order, through Meltano's own plugin
+  classes), so Meltano's next write (`meltano config set`, `meltano select`) changes only what it means to.
 
     python dev/scripts/plugin_defs.py           # rewrite both from the installed taps
     python dev/scripts/plugin_defs.py --check   # exit 1 and print the differences when they drifted
@@ -19,9 +20,11 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +40,14 @@ LOADER_DESCRIPTIONS = {
     "target-postgres-bulk": "PostgreSQL loader on COPY: staged batches, one set-based upsert per batch",
 }
 
-# Where the repository is published; the Hub definitions install the kit and the tap from it.
-PUBLIC_REPO = "https://github.com/your-org/rest-taps"
+ROOT_PROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
+# Where the repository is published (the definitions' `repo` and `docs`): one setting in the root pyproject.
+PUBLIC_REPO = ROOT_PROJECT["tool"]["rest-taps"]["repository"].rstrip("/")
 VARIANT = "rest-taps"
+# Values the Meltano definitions give where the plugin's own default differs: each tap's tables in a schema
+# of its own (tap_crm, tap_projects, ...). Without it two taps with a stream of one name (tasks, contacts)
+# merge into one table, each overwriting the other's rows on `id`.
+MELTANO_VALUES = {"default_target_schema": "$MELTANO_EXTRACTOR_NAMESPACE"}
 
 LABELS = {"crm": "CRM", "projects": "Projects", "leads": "Leads"}
 DESCRIPTIONS = {
@@ -49,7 +57,6 @@ DESCRIPTIONS = {
     "leads": "Leads API: steps, pipelines, clients, categories, predefined tags, fields, leads, follow-ups, "
     "users, teams, webhooks, webhook events, activities and prospecting lists",
 }
-# Singer SDK capabilities Meltano knows; the tap's own list is used as is.
 JSON_TYPE_TO_KIND = {
     "string": "string",
     "integer": "integer",
@@ -82,8 +89,8 @@ def _plugin(name: str) -> str:
 
 
 def _kind(prop: dict[str, Any]) -> str:
-    if prop.get("secret"):
-        return "password"
+    # A secret is `kind: string` with `sensitive: true`: Meltano 4 reads `kind: password` as deprecated
+    # and writes it back that way.
     if "enum" in prop:
         return "options"
     types = prop.get("type", "string")
@@ -94,22 +101,53 @@ def _kind(prop: dict[str, Any]) -> str:
 
 
 def settings_from_about(info: dict[str, Any]) -> list[dict[str, Any]]:
-    """Meltano setting definitions for every property of the tap's config schema, in its order."""
+    """Meltano setting definitions for every property of the plugin's config schema, in its order, each
+    with its keys in the order Meltano writes them (name, kind, value, label, description, options,
+    sensitive)."""
     settings = []
     for name, prop in info["settings"]["properties"].items():
-        setting: dict[str, Any] = {"name": name, "label": prop.get("title") or name}
+        kind = _kind(prop)
+        setting: dict[str, Any] = {"name": name, "kind": kind}
+        value = MELTANO_VALUES.get(name, prop.get("default"))
+        if value is not None:
+            setting["value"] = value
+        setting["label"] = prop.get("title") or name
         if prop.get("description"):
             setting["description"] = prop["description"]
-        kind = _kind(prop)
-        setting["kind"] = kind
         if kind == "options":
             setting["options"] = [{"label": str(v), "value": v} for v in prop["enum"]]
         if prop.get("secret"):
             setting["sensitive"] = True
-        if prop.get("default") is not None:
-            setting["value"] = prop["default"]
         settings.append(setting)
     return settings
+
+
+def members() -> dict[str, tuple[str, list[str]]]:
+    """The workspace members' distributions: {name: (directory, names of the dependencies)}."""
+    found = {}
+    for glob in ROOT_PROJECT["tool"]["uv"]["workspace"]["members"]:
+        for pyproject in sorted(REPO.glob(f"{glob}/pyproject.toml")):
+            project = tomllib.loads(pyproject.read_text())["project"]
+            names = [re.split(r"[\s\[<>=!~;]", d, maxsplit=1)[0] for d in project.get("dependencies", [])]
+            found[project["name"]] = (str(pyproject.parent.relative_to(REPO)), names)
+    return found
+
+
+def published_names(plugin: str) -> list[str]:
+    """The pip_url of a plugin: its distribution after the ones of this repository it needs, by their
+    published names (`rest-taps-keyguard rest-taps-tapkit tap-crm`), dependencies first."""
+    ours = members()
+    order: list[str] = []
+
+    def visit(name: str) -> None:
+        for dependency in ours[name][1]:
+            if dependency in ours and dependency not in order:
+                visit(dependency)
+        if name not in order:
+            order.append(name)
+
+    visit(plugin)
+    return order
 
 
 def group_validation(info: dict[str, Any]) -> list[list[str]]:
@@ -125,15 +163,9 @@ def hub_definition(tap: str, info: dict[str, Any]) -> dict[str, Any]:
         "variant": VARIANT,
         "label": LABELS[tap],
         "description": DESCRIPTIONS[tap],
-        "logo_url": "",
-        "domain_url": "https://api.example.com",
         "repo": PUBLIC_REPO,
         "docs": f"{PUBLIC_REPO}/blob/main/plugins/{name}/README.md",
-        # The shared packages and the tap, all from the repository (the tap depends on them by name).
-        "pip_url": " ".join(
-            f"git+{PUBLIC_REPO}.git#subdirectory={part}"
-            for part in ("kits/keyguard", "kits/tapkit", f"plugins/{name}")
-        ),
+        "pip_url": " ".join(published_names(name)),
         "executable": name,
         "capabilities": sorted(info["capabilities"]),
         "settings_group_validation": group_validation(info),
@@ -151,13 +183,9 @@ def loader_hub_definition(name: str, info: dict[str, Any]) -> dict[str, Any]:
         "variant": VARIANT,
         "label": LOADER_LABELS[name],
         "description": LOADER_DESCRIPTIONS[name],
-        "logo_url": "",
         "repo": PUBLIC_REPO,
         "docs": f"{PUBLIC_REPO}/blob/main/plugins/{name}/README.md",
-        # The shared loader kit and the loader, both from the repository.
-        "pip_url": " ".join(
-            f"git+{PUBLIC_REPO}.git#subdirectory={part}" for part in ("kits/loaderkit", f"plugins/{name}")
-        ),
+        "pip_url": " ".join(published_names(name)),
         "executable": name,
         "capabilities": sorted(info["capabilities"]),
         "settings_group_validation": group_validation(info),
@@ -193,6 +221,8 @@ def render_hub(name: str, info: dict[str, Any]) -> str:
         f"# Meltano Hub-style definition of {plugin}, generated by dev/scripts/plugin_defs.py from\n"
         f"# `{plugin} --about --format=json`. Add it to any Meltano project with:\n"
         f"#   meltano add --plugin-type {plugin_type} {plugin} --from-ref <url or path of this file>\n"
+        f"# pip_url names the published distributions; to install from wheels built with `make dist`,\n"
+        f"# set UV_FIND_LINKS (or PIP_FIND_LINKS) to that folder (README: the Meltano Hub way).\n"
     )
     _yaml().dump(definition, buf)
     return buf.getvalue()
@@ -202,7 +232,21 @@ def meltano_yml_extractors(doc: Any) -> dict[str, Any]:
     return {p["name"]: p for p in doc["plugins"]["extractors"]}
 
 
+def meltano_shape(plugin_type: str, plugin: dict[str, Any]) -> dict[str, Any]:
+    """The plugin as Meltano writes it into meltano.yml: its keys in Meltano's order, a setting's too
+    (through Meltano's own ProjectPlugin; the workspace venv has Meltano)."""
+    from meltano.core.plugin.base import PluginType
+    from meltano.core.plugin.project_plugin import ProjectPlugin
+
+    shaped = ProjectPlugin(PluginType(plugin_type), **dict(plugin)).canonical()
+    assert isinstance(shaped, dict)
+    return shaped
+
+
 def update_meltano_yml(text: str, infos: dict[str, dict[str, Any]]) -> str:
+    """meltano.yml with each plugin's capabilities, settings and settings_group_validation from its
+    --about, and every plugin in the shape Meltano writes (comments inside a plugin do not survive
+    Meltano's next write, so notes belong in `description` fields)."""
     y = _yaml()
     doc = y.load(text)
     plugins = {**meltano_yml_extractors(doc), **meltano_yml_loaders(doc)}
@@ -211,6 +255,9 @@ def update_meltano_yml(text: str, infos: dict[str, dict[str, Any]]) -> str:
         plugin["capabilities"] = sorted(info["capabilities"])
         plugin["settings"] = settings_from_about(info)
         plugin["settings_group_validation"] = group_validation(info)
+    for plugin_type, listed in doc["plugins"].items():
+        for i, plugin in enumerate(listed):
+            listed[i] = meltano_shape(plugin_type, plugin)
     buf = io.StringIO()
     y.dump(doc, buf)
     return buf.getvalue()

@@ -37,10 +37,11 @@ pip install ./kits/keyguard ./kits/tapkit ./plugins/{name}  # from a checkout of
 ```
 
 In your own Meltano project, add it the way you add a plugin from Meltano Hub, from its definition
-file (`{name}/meltano-hub.yml`; its `pip_url` points at this repository):
+file (`plugins/{name}/meltano-hub.yml`; its `pip_url` names the published distributions: until they are
+published, `make dist` and `export UV_FIND_LINKS=<checkout>/dist`, see the root README):
 
 ```bash
-meltano add --plugin-type extractor {name} --from-ref {name}/meltano-hub.yml
+meltano add --plugin-type extractor {name} --from-ref plugins/{name}/meltano-hub.yml
 meltano config set {name} api_key "$YOUR_KEY"
 meltano run {name} target-duckdb
 ```

@@ -1,8 +1,10 @@
 """Runner: ``python -m dlt_sources <crm|projects|leads> [options]`` (or the ``dlt-sources`` script), from
 any directory: dlt reads ``.dlt/config.toml`` and ``.dlt/secrets.toml`` in the working directory, if there.
 
-Loads one API into DuckDB (``output/dlt_<api>.duckdb``) or PostgreSQL, prints progress and the rows
-per table, and on failure prints one line naming the cause and exits non-zero.
+Loads one API into DuckDB (``output/dlt_<api>.duckdb``) or PostgreSQL, prints progress, the rows per
+table and the ``dlt pipeline --pipelines-dir ... info`` command that finds the pipeline, and on failure
+prints one line naming the cause and exits non-zero. The loaded records' files are deleted from the
+pipelines directory after the load unless ``--keep-load-packages``.
 """
 
 from __future__ import annotations
@@ -26,7 +28,13 @@ import keyguard
 from dlt_sources import MODULES, RETRY_STATUSES, SOURCES
 from dlt_sources._errors import DeadlineExceeded, EnvelopeError, SourceError
 from dlt_sources._http import safe_url
-from dlt_sources.pipeline import default_duckdb_file, hide_null_column_notes, load, make_pipeline
+from dlt_sources.pipeline import (
+    default_duckdb_file,
+    hide_null_column_notes,
+    info_command,
+    load,
+    make_pipeline,
+)
 
 # The runner's flags that are the source function's arguments of the same name.
 SOURCE_FLAGS = ("api_key", "base_url", "backoff_factor", "max_attempts", "request_timeout", "max_pages")
@@ -82,7 +90,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="stop a paginated resource with an error after this many pages without reaching its end "
         "(default: no ceiling)",
     )
-    parser.add_argument("-q", "--quiet", action="store_true", help="print only the final table")
+    parser.add_argument(
+        "--keep-load-packages",
+        action="store_true",
+        help="keep the files of each completed load package (the loaded records) in the pipelines dir; "
+        "by default they are deleted once loaded (schema and state stay, for `dlt pipeline ... info`)",
+    )
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="print only the final table and the `dlt pipeline` line"
+    )
     return parser.parse_args(argv)
 
 
@@ -193,8 +209,15 @@ def run(args: argparse.Namespace) -> None:
     if not args.quiet:
         where = args.duckdb_file or default_duckdb_file(args.api)
         print(f"dlt {args.api} -> {where if args.destination == 'duckdb' else 'postgres'}")
-    result = load(args.api, pipeline, progress=None if args.quiet else print, **source_kwargs)
+    result = load(
+        args.api,
+        pipeline,
+        progress=None if args.quiet else print,
+        keep_load_packages=args.keep_load_packages,
+        **source_kwargs,
+    )
     print_rows(result.rows_loaded, result.table_counts())
+    print(f"inspect: {info_command(pipeline)}")
 
 
 def follow_dlt_log_level() -> None:

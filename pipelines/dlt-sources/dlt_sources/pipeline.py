@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
+import shlex
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,15 +81,40 @@ class LoadResult:
         return counts
 
 
+@contextmanager
+def _completed_jobs_deleted(delete: bool) -> Iterator[None]:
+    """dlt's ``load.delete_completed_jobs`` for one load: the files of a completed load package (every
+    record loaded) are deleted once in the destination; the package's schema and state stay, so
+    ``dlt pipeline ... info`` still lists it. A package with a failed job is kept whole either way."""
+    name = "LOAD__DELETE_COMPLETED_JOBS"
+    before = os.environ.get(name)
+    os.environ[name] = "true" if delete else "false"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
+
+
+def info_command(pipeline: dlt.Pipeline) -> str:
+    """The `dlt pipeline` command that finds this pipeline (it is not under dlt's default directory)."""
+    where = shlex.quote(str(Path(pipeline.pipelines_dir).resolve()))
+    return f"dlt pipeline --pipelines-dir {where} {shlex.quote(pipeline.pipeline_name)} info"
+
+
 def load(
     api: str,
     pipeline: dlt.Pipeline,
     *,
     progress: Callable[[str], None] | None = None,
+    keep_load_packages: bool = False,
     **source_kwargs: Any,
 ) -> LoadResult:
     """Extract, normalize and load ``api`` with ``pipeline``; ``source_kwargs`` go to the source
-    (api_key, base_url, max_attempts, backoff_factor). Raises on any failure."""
+    (api_key, base_url, max_attempts, backoff_factor). Raises on any failure. The loaded records' files
+    in the pipelines directory (customer data) are deleted after the load unless ``keep_load_packages``."""
     say = progress or (lambda _: None)
     source = SOURCES[api](**source_kwargs)
     say(f"dlt {api}: {len(source.resources)} resources -> dataset {pipeline.dataset_name}")
@@ -101,7 +129,8 @@ def load(
     rows = {k: v for k, v in info.row_counts.items() if not k.startswith("_dlt")}
     say(f"  normalized in {seconds['normalize']:6.2f} s: {sum(rows.values())} rows")
     step = time.monotonic()
-    pipeline.load().raise_on_failed_jobs()
+    with _completed_jobs_deleted(not keep_load_packages):
+        pipeline.load().raise_on_failed_jobs()
     seconds["load"] = time.monotonic() - step
     say(f"  loaded     in {seconds['load']:6.2f} s (total {time.monotonic() - started:.2f} s)")
     return LoadResult(pipeline, rows, seconds)
