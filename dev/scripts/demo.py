@@ -109,6 +109,7 @@ def loaded(schema: str) -> dict[str, tuple[int, int]]:
 
 
 def main() -> int:
+    os.umask(0o077)  # the sandboxes and every meltano run: what they write is this user's alone
     total_start = time.monotonic()
     LOGS.mkdir(parents=True, exist_ok=True)
     if WAREHOUSE.exists():
