@@ -111,7 +111,7 @@ def test_drift_names_what_differs(tmp_path: Path) -> None:
         ),
         (
             lambda d: d["apis"]["leads"]["accounts"][0].update(api_key_env="CRM_ACME_API_KEY"),
-            "accounts[acme]: key variable 'CRM_ACME_API_KEY' is also that of crm/acme: leads/acme and crm/acme",
+            "key variable 'CRM_ACME_API_KEY' is also that of crm/acme: leads/acme and crm/acme",
         ),
         (
             lambda d: d["apis"]["crm"]["accounts"][1].update(api_key_env="TAP_CRM_API_KEY"),

@@ -2,8 +2,9 @@
 
 Starts the three sandboxes on the ports the `dev` environment of meltano.yml names (crm 8301, projects
 8302, leads 8303/v2; a busy port falls back to a free one, passed to the tap through TAP_X_BASE_URL), runs
-`meltano --environment=dev run tap-x target-duckdb-bulk` for each (progress per stream), stops the sandboxes and prints the rows
-per table next to the sandbox's truth (`GET <root>/_sandbox/truth`). Exits 1 if any table differs.
+`meltano --environment=dev run tap-x target-duckdb-bulk` for each (progress per stream; `dev` named, since
+the project's default is prod), stops the sandboxes and prints the rows per table next to the sandbox's
+truth (`GET <root>/_sandbox/truth`). Exits 1 if any table differs.
 Run from the repository root after `make setup`.
 """
 

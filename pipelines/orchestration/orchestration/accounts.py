@@ -56,12 +56,12 @@ def setting_names(api: str) -> list[str]:
     from tapkit import RestTap
 
     module = importlib.import_module(f"tap_{api}.tap")
-    taps = [
-        v
-        for v in vars(module).values()
-        if isinstance(v, type) and issubclass(v, RestTap) and v is not RestTap
-    ]
-    settings = list(taps[0].config_jsonschema.get("properties", {})) if taps else []
+    settings: list[str] = []
+    for value in vars(module).values():
+        if isinstance(value, type) and issubclass(value, RestTap) and value is not RestTap:
+            tap: type[RestTap] = value
+            settings = list(tap.config_jsonschema.get("properties", {}))
+            break
     return settings + [f"_{extra}" for extra in EXTRACTOR_EXTRAS]
 
 
