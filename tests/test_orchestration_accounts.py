@@ -163,3 +163,33 @@ def test_duckdb_file_per_account_goes_through_the_loaders_own_variable(tmp_path:
     assert found, listed.stdout + listed.stderr
     variable = found.group(1)
     assert env.get(variable) == str(tmp_path / f"meltano_{account.schema}.duckdb"), (variable, env)
+
+
+def test_a_runs_environment_is_its_accounts_and_its_loaders_alone(tmp_path: Path) -> None:
+    """The allow-list of a run's environment, by name (the run itself is tests/test_orchestration.py):
+    account acme_eu's variables begin with acme's prefix, target-postgres-bulk's with target-postgres's;
+    neither reaches the other's run."""
+    from orchestration.meltano_assets import MeltanoResource
+
+    accounts = parse_accounts(
+        {"apis": {"crm": {"accounts": [{"name": "acme", "api_key_env": "K_ACME"},
+                                       {"name": "acme_eu", "api_key_env": "K_ACME_EU"}]}}},
+        tmp_path / "accounts.yml",
+    )  # fmt: skip
+    acme = accounts.apis["crm"].account("acme")
+    deployment = {
+        "PATH": "/usr/bin", "HOME": "/root", "MELTANO_DATABASE_URI": "sqlite:///m.db",
+        "K_ACME": "acme-key", "TAP_CRM__ACME_BASE_URL": "https://acme", "TAP_CRM__ACME__CATALOG": "c.json",
+        "TAP_CRM_MAX_RETRIES": "5",
+        "K_ACME_EU": "eu-key", "TAP_CRM__ACME_EU_API_KEY": "eu-key", "TAP_CRM_API_KEY": "base-key",
+        "MELTANO_EXTRACT_API_KEY": "any-key", "DAGSTER_PG_URL": "postgresql://d:pw@h/d",
+        "TARGET_POSTGRES_BULK_PASSWORD": "bulk-pw", "TARGET_POSTGRES_PASSWORD": "stock-pw",
+    }  # fmt: skip
+    wanted = {"PATH", "HOME", "MELTANO_DATABASE_URI", "K_ACME", "TAP_CRM__ACME_BASE_URL",
+              "TAP_CRM__ACME__CATALOG", "TAP_CRM_MAX_RETRIES"}  # fmt: skip
+    loaders = {"target-postgres-bulk": "TARGET_POSTGRES_BULK_PASSWORD",
+               "target-postgres": "TARGET_POSTGRES_PASSWORD", "target-duckdb-bulk": None}  # fmt: skip
+    for loader, password in loaders.items():
+        resource = MeltanoResource(project_root=str(REPO), loader=loader, duckdb_dir=str(tmp_path))
+        passed = set(resource.passed_env(acme, deployment))
+        assert passed == wanted | ({password} if password else set()), loader

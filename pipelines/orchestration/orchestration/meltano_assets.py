@@ -41,13 +41,22 @@ from dagster import (
 )
 from dagster import AssetsDefinition as DagsterAssets
 
-from orchestration.accounts import ACCOUNT_TAG, Account, Api, MissingKeyError, setting_names
-from orchestration.settings import DUCKDB_LOADER, RUN_UMASK, default_environment
+from orchestration.accounts import (
+    ACCOUNT_TAG,
+    Account,
+    Api,
+    MissingKeyError,
+    meltano_variables,
+    setting_names,
+)
+from orchestration.settings import DUCKDB_LOADER, POSTGRES_LOADER, RUN_UMASK, default_environment
 
 # Failures that a retry cannot mend: the key or the configuration is wrong.
 NOT_RETRYABLE = re.compile(
     r"HTTP 40[13]\b|invalid config|is not set|not known to Meltano|could not find", re.I
 )
+# Loaders whose variables must not reach a run of another (the project's bulk loaders and the stock ones).
+KNOWN_LOADERS = (DUCKDB_LOADER, POSTGRES_LOADER, "target-duckdb", "target-postgres", "target-jsonl")
 RETRY_DELAY_S = 30.0  # REST_TAPS_RETRY_DELAY_SECONDS
 
 
@@ -114,19 +123,24 @@ class MeltanoResource(ConfigurableResource):
         but its key (`TAP_CRM_MAX_RETRIES`, ... apply to every account), and the chosen loader's variables
         (`TARGET_POSTGRES_BULK_*`). No other account's key, no other loader's password."""
         environ = dict(os.environ if environ is None else environ)
-        base = {
-            f"TAP_{account.api}_{setting}".upper()
-            for setting in setting_names(account.api)
-            if setting != "api_key"
-        }
-        own = (f"{account.env_prefix}_", plugin_env(self.loader, ""))
+        settings = setting_names(account.api)
+        # By exact name: account acme_eu's TAP_CRM__ACME_EU_* begin with acme's prefix too.
+        tap = set(meltano_variables(account.env_prefix, settings))
+        tap |= set(meltano_variables(f"TAP_{account.api}", [s for s in settings if s != "api_key"]))
+        loader = plugin_env(self.loader, "")
+        # The stock target-postgres's prefix TARGET_POSTGRES_ also begins target-postgres-bulk's variables.
+        others = tuple(
+            prefix
+            for other in KNOWN_LOADERS
+            if other != self.loader and (prefix := plugin_env(other, "")).startswith(loader)
+        )
         return {
             name: value
             for name, value in environ.items()
             if SYSTEM_VARIABLES.fullmatch(name)
             or name == account.api_key_env
-            or name in base
-            or name.startswith(own)
+            or name in tap
+            or (name.startswith(loader) and not name.startswith(others or ("\0",)))
         }
 
     def run_env(self, account: Account) -> dict[str, str]:
