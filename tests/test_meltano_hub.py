@@ -207,7 +207,7 @@ def test_loader_definitions_match_the_loader_about(loader: str) -> None:
     assert hub["pip_url"].split() == ["rest-taps-loaderkit", loader], hub["pip_url"]
     assert "batch_size_rows" in {s["name"] for s in hub["settings"]}
     schema = next(s for s in hub["settings"] if s["name"] == "default_target_schema")
-    assert schema["value"] == "$MELTANO_EXTRACTOR_NAMESPACE", "two taps would share one schema"
+    assert schema["value"] == "$MELTANO_EXTRACT__LOAD_SCHEMA", "two taps would share one schema"
 
 
 # Fields of Meltano Hub's definitions that Meltano's classes keep as presentation attributes or extras.

@@ -53,6 +53,13 @@ from orchestration.pipes_meltano import MeltanoLog  # noqa: E402
 from orchestration.settings import POSTGRES_LOADER  # noqa: E402
 
 RECORDS = 60  # per paginated resource: a few pages each, small enough to stay quick
+DECOY = f"decoy-{uuid.uuid4().hex}"
+DECOYS = {
+    "DAGSTER_PG_URL": f"postgresql://dagster:{DECOY}-dagster@127.0.0.1:1/dagster",
+    "DEMO_PG_DSN": f"postgresql://postgres:{DECOY}-demo@127.0.0.1:1/postgres",
+    "TARGET_POSTGRES_PASSWORD": f"{DECOY}-stock-loader",  # the loader a run does not use
+    "TAP_CRM_API_KEY": f"{DECOY}-base-tap",
+}
 ACCOUNTS = {
     "apis": {
         "crm": {
@@ -185,6 +192,11 @@ def deployment(
         "TARGET_POSTGRES_BULK_BATCH_SIZE_ROWS": "20",
         # Each tap's catalog discovered once, handed to every run (Meltano's catalog extra).
         "REST_TAPS_CATALOG_DIR": str(tmp / "catalogs"),
+        # A retry a second after a failure (30 s in a deployment): the killed-run test waits for one.
+        "REST_TAPS_RETRY_DELAY_SECONDS": "1",
+        # Secrets of the deployment that no run uses (issue 25): Dagster's storage, another warehouse,
+        # the base tap's key. None may reach a run's processes.
+        **DECOYS,
     }
     try:
         write_catalogs(tmp / "catalogs", meltano_project.root, env)
@@ -384,6 +396,98 @@ def test_killed_run_resumes_from_shared_state_on_the_rerun(deployment: Deploymen
         assert_every_id_once(deployment, label, "t12_crm_acme")
         bookmarks = stored_state(deployment.meltano_db, state_id)["bookmarks"]
         assert not [s for s, b in bookmarks.items() if "resume" in b], bookmarks
+    finally:
+        os.environ["TAP_CRM__ACME_BASE_URL"] = old.base_url
+        os.environ.pop("TAP_CRM__ACME_MAX_CONCURRENCY", None)
+        deployment.sandboxes[label] = old
+        sandbox.stop()
+
+
+def plugin_processes() -> dict[str, Any]:
+    """This process's descendants that are the crm tap or the PostgreSQL loader (by executable), and the
+    `meltano run` itself."""
+    import psutil
+
+    found: dict[str, Any] = {}
+    for child in psutil.Process().children(recursive=True):
+        try:
+            cmdline = child.cmdline()
+        except psutil.Error:
+            continue
+        names = [Path(part).name for part in cmdline[:2]]
+        if "tap-crm" in names:
+            found["tap"] = child
+        elif POSTGRES_LOADER in names:
+            found["loader"] = child
+        elif "meltano" in names and "run" in cmdline and "tap-crm--acme" in cmdline:
+            found["meltano"] = child
+    return found
+
+
+def test_killed_meltano_is_retried_with_force_and_runs_hold_only_their_own_secrets(
+    deployment: Deployment,
+) -> None:
+    """Issue 24 item 8 and issue 25 items 3-4, on one slow run of crm/acme. Mid-sync: the tap's and the
+    loader's environments (/proc/<pid>/environ) hold no other account's key and none of the deployment's
+    secrets the run does not use, and Meltano's config files are its user's alone (umask 077). Then
+    `meltano run` is killed (SIGKILL: its lock on the state id stays behind for minutes); Dagster's retry,
+    knowing the earlier attempt ended, passes `--force` and completes: every id once."""
+    import threading
+
+    label = "crm/acme"
+    sandbox = SandboxProcess("crm", api_key=deployment.keys[label], seed=11, records=300, latency_ms=100)
+    old = deployment.sandboxes[label]
+    deployment.sandboxes[label] = sandbox
+    seen: dict[str, Any] = {}
+
+    def kill_mid_sync() -> None:
+        deadline = time.monotonic() + 300
+        try:
+            while sum(r["path"] == "/v1/accounts" for r in sandbox.request_log()) < 4:
+                if time.monotonic() > deadline:
+                    return
+                time.sleep(0.1)
+            procs = plugin_processes()
+            for role in ("tap", "loader"):
+                seen[role] = Path(f"/proc/{procs[role].pid}/environ").read_bytes().decode(errors="replace")
+            run_dir = deployment.env["MELTANO_SYS_DIR_ROOT"] + "/run"
+            seen["files"] = {
+                str(p): p.stat().st_mode & 0o777 for p in Path(run_dir).rglob("*") if p.is_file()
+            }
+            procs["meltano"].send_signal(signal.SIGKILL)
+            seen["killed"] = True
+        except Exception as exc:  # reported by the assertions below
+            seen["error"] = repr(exc)
+
+    try:
+        os.environ["TAP_CRM__ACME_BASE_URL"] = sandbox.base_url
+        os.environ["TAP_CRM__ACME_MAX_CONCURRENCY"] = "1"
+        killer = threading.Thread(target=kill_mid_sync, daemon=True)
+        killer.start()
+        result = deployment.run("crm", "acme")
+        killer.join(timeout=60)
+        assert seen.get("killed"), f"the run was not killed mid-sync: {seen.get('error')}"
+        for role in ("tap", "loader"):
+            environ = dict(line.split("=", 1) for line in seen[role].split("\0") if "=" in line)
+            others = [k for lbl, k in deployment.keys.items() if not lbl.startswith(label)]
+            leaked = [name for name, value in environ.items() if any(k in value for k in others)]
+            assert not leaked, f"the {role} holds another account's key in {leaked}"
+            leaked = [name for name, value in environ.items() if DECOY in value]
+            assert not leaked, f"the {role} holds secrets its run does not use: {leaked}"
+            assert not [n for n in environ if n.startswith("TARGET_DUCKDB") or n == "TEST_PG_DSN"], role
+        assert "TARGET_POSTGRES_BULK_PASSWORD" in seen["loader"], "the loader lacks its own password"
+        configs = {path: mode for path, mode in seen["files"].items() if path.endswith(".config.json")}
+        assert len(configs) == 2, f"expected the tap's and the loader's config mid-run: {seen['files']}"
+        assert all(mode == 0o600 for mode in configs.values()), "\n".join(
+            f"{oct(m)} {p}" for p, m in configs.items()
+        )
+        assert result.success, step_failure(result)
+        retried = [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+        assert len(retried) == 1, [e.event_type_value for e in result.all_events]
+        logs = "\n".join(serialize_value(e) for e in deployment.instance.all_logs(result.run_id))
+        assert "$ meltano run --force tap-crm--acme" in logs
+        assert "already running" not in logs
+        assert_every_id_once(deployment, label, "t12_crm_acme")
     finally:
         os.environ["TAP_CRM__ACME_BASE_URL"] = old.base_url
         os.environ.pop("TAP_CRM__ACME_MAX_CONCURRENCY", None)

@@ -39,10 +39,40 @@ def test_meltano_sees_one_inherited_extractor_per_account() -> None:
     for account in accounts:
         plugin = extractors[account.extractor]
         assert plugin.inherit_from == f"tap-{account.api}"
-        assert plugin.namespace == account.schema
+        assert plugin.namespace == account.namespace == f"tap_{account.api}__{account.name}"
+        assert plugin.extras["load_schema"] == account.schema
         assert plugin.config["api_key"] == f"${account.api_key_env}"
         assert plugin.config.get("base_url") == account.base_url
     assert f"{INCLUDE_PATH}" in (project.meltanofile.read_text())
+
+
+def test_variables_meltano_reads_for_an_account_are_its_own() -> None:
+    """Meltano's own list of the variables it reads for each account's settings (its settings service):
+    every one carries the account's own prefix, none is another account's key variable or variable, so a
+    key set for one account can never become another's (issue 25: namespace = schema made
+    `CRM_ACME_API_KEY` the key of any account whose schema was crm_acme)."""
+    from meltano.core.plugin import PluginType
+    from meltano.core.plugin.settings_service import PluginSettingsService
+    from meltano.core.project import Project
+
+    project = Project(REPO)
+    accounts = load_accounts(REPO / "accounts.yml").all()
+    extractors = {p.name: p for p in project.plugins.get_plugins_of_type(PluginType.EXTRACTORS)}
+    read: dict[str, set[str]] = {}
+    for account in accounts:
+        service = PluginSettingsService(project, extractors[account.extractor])
+        read[account.label] = {
+            env_var.key
+            for setting in service.setting_definitions
+            for env_var in service.setting_env_vars(setting)
+        }
+        assert f"{account.env_prefix}_API_KEY" in read[account.label], sorted(read[account.label])
+        assert all(name.startswith(f"{account.env_prefix}_") for name in read[account.label]), account
+    for account in accounts:
+        for other in accounts:
+            if other is not account:
+                assert other.api_key_env not in read[account.label], (account.label, other.label)
+                assert not read[account.label] & read[other.label], (account.label, other.label)
 
 
 def test_drift_names_what_differs(tmp_path: Path) -> None:
@@ -66,7 +96,30 @@ def test_drift_names_what_differs(tmp_path: Path) -> None:
         (lambda d: d["apis"]["crm"]["accounts"][1].update(name="acme"), "accounts[acme]: listed twice"),
         (
             lambda d: d["apis"]["crm"]["accounts"][1].update(schema="crm_acme"),
-            "already the schema of crm/acme",
+            "schema 'crm_acme' is also that of crm/acme",
+        ),
+        # Issue 25: no account reads another's key, nor a base plugin's.
+        (
+            lambda d: d["apis"]["crm"]["accounts"].append(
+                {"name": "legacy", "api_key_env": "CRM_LEGACY_API_KEY", "schema": "crm_acme"}
+            ),
+            "accounts[legacy]: schema 'crm_acme' is also that of crm/acme: crm/legacy and crm/acme",
+        ),
+        (
+            lambda d: d["apis"]["crm"]["accounts"][1].update(schema="tap_crm"),
+            "schema 'tap_crm' is also that of the base plugin tap-crm",
+        ),
+        (
+            lambda d: d["apis"]["leads"]["accounts"][0].update(api_key_env="CRM_ACME_API_KEY"),
+            "key variable 'CRM_ACME_API_KEY' is also that of crm/acme: leads/acme and crm/acme",
+        ),
+        (
+            lambda d: d["apis"]["crm"]["accounts"][1].update(api_key_env="TAP_CRM_API_KEY"),
+            "api_key_env 'TAP_CRM_API_KEY': Meltano reads TAP_*/TARGET_*/MELTANO_* as plugins' settings",
+        ),
+        (
+            lambda d: d["apis"]["crm"]["accounts"][1].update(api_key_env="TARGET_POSTGRES_BULK_PASSWORD"),
+            "Meltano reads TAP_*/TARGET_*/MELTANO_*",
         ),
         (lambda d: d["apis"]["crm"]["accounts"][0].update(base_url="ftp://x"), "is not an http(s) URL"),
         (lambda d: d["apis"]["crm"]["accounts"][0].update(token="x"), "unknown keys ['token']"),
@@ -110,3 +163,33 @@ def test_duckdb_file_per_account_goes_through_the_loaders_own_variable(tmp_path:
     assert found, listed.stdout + listed.stderr
     variable = found.group(1)
     assert env.get(variable) == str(tmp_path / f"meltano_{account.schema}.duckdb"), (variable, env)
+
+
+def test_a_runs_environment_is_its_accounts_and_its_loaders_alone(tmp_path: Path) -> None:
+    """The allow-list of a run's environment, by name (the run itself is tests/test_orchestration.py):
+    account acme_eu's variables begin with acme's prefix, target-postgres-bulk's with target-postgres's;
+    neither reaches the other's run."""
+    from orchestration.meltano_assets import MeltanoResource
+
+    accounts = parse_accounts(
+        {"apis": {"crm": {"accounts": [{"name": "acme", "api_key_env": "K_ACME"},
+                                       {"name": "acme_eu", "api_key_env": "K_ACME_EU"}]}}},
+        tmp_path / "accounts.yml",
+    )  # fmt: skip
+    acme = accounts.apis["crm"].account("acme")
+    deployment = {
+        "PATH": "/usr/bin", "HOME": "/root", "MELTANO_DATABASE_URI": "sqlite:///m.db",
+        "K_ACME": "acme-key", "TAP_CRM__ACME_BASE_URL": "https://acme", "TAP_CRM__ACME__CATALOG": "c.json",
+        "TAP_CRM_MAX_RETRIES": "5",
+        "K_ACME_EU": "eu-key", "TAP_CRM__ACME_EU_API_KEY": "eu-key", "TAP_CRM_API_KEY": "base-key",
+        "MELTANO_EXTRACT_API_KEY": "any-key", "DAGSTER_PG_URL": "postgresql://d:pw@h/d",
+        "TARGET_POSTGRES_BULK_PASSWORD": "bulk-pw", "TARGET_POSTGRES_PASSWORD": "stock-pw",
+    }  # fmt: skip
+    wanted = {"PATH", "HOME", "MELTANO_DATABASE_URI", "K_ACME", "TAP_CRM__ACME_BASE_URL",
+              "TAP_CRM__ACME__CATALOG", "TAP_CRM_MAX_RETRIES"}  # fmt: skip
+    loaders = {"target-postgres-bulk": "TARGET_POSTGRES_BULK_PASSWORD",
+               "target-postgres": "TARGET_POSTGRES_PASSWORD", "target-duckdb-bulk": None}  # fmt: skip
+    for loader, password in loaders.items():
+        resource = MeltanoResource(project_root=str(REPO), loader=loader, duckdb_dir=str(tmp_path))
+        passed = set(resource.passed_env(acme, deployment))
+        assert passed == wanted | ({password} if password else set()), loader

@@ -45,7 +45,8 @@ def install_key(meltano_yml: str) -> str:
 class MeltanoProject:
     """A Meltano project directory ``root`` (its meltano.yml already written) whose plugins are installed
     in ``sys_dir``; ``env`` is the environment its commands run in (``base_env`` and the project's
-    variables, a developer's own tap, target and Meltano settings left out)."""
+    variables, `dev` named as the Meltano environment, a developer's own tap, target and Meltano settings
+    left out)."""
 
     def __init__(self, root: Path, sys_dir: Path = SYS_DIR, base_env: Mapping[str, str] | None = None):
         self.root = root
@@ -54,6 +55,8 @@ class MeltanoProject:
             **clean_env(base_env),
             "MELTANO_SYS_DIR_ROOT": str(sys_dir),
             "MELTANO_PROJECT_ROOT": str(root),
+            # The sandboxes' environment, named: the project's default is prod (the real APIs).
+            "MELTANO_ENVIRONMENT": "dev",
             "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
             "MELTANO_CLI_LOG_LEVEL": "info",
             "NO_COLOR": "1",

@@ -9,6 +9,9 @@ PostgreSQL, with Meltano's state in PostgreSQL too.
 5. rows per account and table in the warehouse next to each sandbox's truth. Exit 1 on any difference.
 
 `--ui` (DEMO_UI=1 with make) keeps everything running afterwards and prints the UI's address.
+
+Everything it starts runs with umask 077 (Meltano's run configs, Dagster's instance file and logs are its
+user's alone); no DSN is printed with its password.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))
@@ -42,10 +46,18 @@ def say(text: str = "") -> None:
     print(text, flush=True)
 
 
+def shown(dsn: str) -> str:
+    """The DSN without its password: `postgresql://user@host:port/db`."""
+    parts = urlsplit(dsn)
+    host = parts.hostname or ""
+    netloc = f"{parts.username + '@' if parts.username else ''}{host}{f':{parts.port}' if parts.port else ''}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
 def postgres(stack: ExitStack) -> str:
     dsn = os.environ.get("DEMO_PG_DSN") or os.environ.get("TEST_PG_DSN")
     if dsn:
-        say(f"  reusing PostgreSQL at {dsn.rsplit('@', 1)[-1]}")
+        say(f"  reusing PostgreSQL at {shown(dsn)}")
         pgserver.wait_ready(dsn)
         return dsn
     if pgserver.find_pg_bin() is None:
@@ -53,7 +65,7 @@ def postgres(stack: ExitStack) -> str:
     server = pgserver.LocalPostgres()
     dsn = server.start()
     stack.callback(server.stop)
-    say(f"  started a throwaway PostgreSQL at {dsn.rsplit('@', 1)[-1]}")
+    say(f"  started a throwaway PostgreSQL at {shown(dsn)}")
     return dsn
 
 
@@ -114,9 +126,11 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     accounts = load_accounts(REPO / "accounts.yml")
     OUT.mkdir(parents=True, exist_ok=True)
+    reused = bool(os.environ.get("DEMO_PG_DSN") or os.environ.get("TEST_PG_DSN"))
     with ExitStack() as stack:
         say("==> PostgreSQL (warehouse, Meltano's state, Dagster's storage)")
         server = postgres(stack)
+        os.umask(0o077)  # the sandboxes, dagster dev and every run: files for this user alone
         dsns = {role: pgserver.create_database(server, name) for role, name in DATABASES.items()}
         dagster_dsn = pgserver.create_database(server, DAGSTER_DB)
         say(f"==> {len(accounts.all())} sandboxes, one per account (own key, own seed)")
@@ -161,17 +175,30 @@ def main(argv: list[str] | None = None) -> int:
             f"{len(outcomes)} runs ({len(failed)} failed), {tables} tables, {rows} rows, "
             f"{mismatches} mismatches, in {time.monotonic() - started:.0f} s"
         )
-        say(f"Warehouse: {dsns['warehouse']} (one schema per account: crm_acme, ...)")
-        say(f"Meltano state: {dsns['meltano']} (`meltano state list` with MELTANO_DATABASE_URI set to it)")
+        where = (
+            f"Warehouse: {shown(dsns['warehouse'])} (one schema per account: crm_acme, ...); Meltano state: "
+        )
+        where += f"{shown(dsns['meltano'])} (`meltano state list` with MELTANO_DATABASE_URI set to it)"
         if args.ui:
-            say(f"\nDagster UI: {dev.url}  (Ctrl-C stops the UI, the sandboxes and PostgreSQL)")
+            say(where)
+            stops = "the UI and the sandboxes" + ("" if reused else " and the throwaway PostgreSQL")
+            say(f"\nDagster UI: {dev.url}  (Ctrl-C stops {stops})")
             try:
                 while True:
                     time.sleep(3600)
             except KeyboardInterrupt:
                 pass
-        else:
-            say("For the UI: make demo-orchestrated DEMO_UI=1 (keeps it all running), or see the README.")
+    # Said once everything has stopped, so that it is true.
+    if reused:
+        say("Stopped dagster dev and the sandboxes; the databases stay on the PostgreSQL you gave:")
+        say(f"  {where}")
+    else:
+        say("Stopped dagster dev, the sandboxes and the throwaway PostgreSQL (its databases went with it;")
+        say("  DEMO_PG_DSN=postgresql://... keeps them on a server of yours).")
+    if not args.ui:
+        say(
+            "For the UI: make demo-orchestrated DEMO_UI=1 (keeps it all running until Ctrl-C), or the README."
+        )
     return 1 if failed or mismatches else 0
 
 

@@ -47,7 +47,7 @@ VARIANT = "rest-taps"
 # Values the Meltano definitions give where the plugin's own default differs: each tap's tables in a schema
 # of its own (tap_crm, tap_projects, ...). Without it two taps with a stream of one name (tasks, contacts)
 # merge into one table, each overwriting the other's rows on `id`.
-MELTANO_VALUES = {"default_target_schema": "$MELTANO_EXTRACTOR_NAMESPACE"}
+MELTANO_VALUES = {"default_target_schema": "$MELTANO_EXTRACT__LOAD_SCHEMA"}
 
 LABELS = {"crm": "CRM", "projects": "Projects", "leads": "Leads"}
 DESCRIPTIONS = {

@@ -31,9 +31,10 @@ COMMON_SETTINGS: tuple[th.Property, ...] = (
         "default_target_schema",
         th.StringType,
         title="Default target schema",
-        description="Schema the tables land in. The Meltano definitions set $MELTANO_EXTRACTOR_NAMESPACE, "
-        "one schema per tap (tap_crm, tap_projects, ...), so taps whose streams share a name never share "
-        "a table. Unset: the part before '-' of a stream named 'schema-table', else the database's "
+        description="Schema the tables land in. The Meltano definitions set $MELTANO_EXTRACT__LOAD_SCHEMA "
+        "(the extractor's load_schema, which Meltano defaults to its namespace): one schema per tap "
+        "(tap_crm, tap_projects, ...) or account, so taps whose streams share a name never share a table. "
+        "Unset: the part before '-' of a stream named 'schema-table', else the database's "
         "default schema.",
     ),
     th.Property(

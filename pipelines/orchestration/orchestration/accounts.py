@@ -13,10 +13,18 @@ apis:
 
 Loading validates everything and fails with one line naming the file, the API, the account and the
 field. Nothing here reads a key: `Account.api_key()` is called by the runners, at run time.
+
+Accounts stay apart: each account's Meltano extractor `tap-<api>--<name>` has the namespace
+`tap_<api>__<name>` (from the API and the name, never from the schema), so the variables Meltano reads for
+its settings (`TAP_CRM__ACME_API_KEY`, `TAP_CRM__ACME_BASE_URL`, ...) are its own. The validator refuses two
+accounts (or an account and a base plugin) that would share a schema, a namespace, a state id, a key
+variable or any variable Meltano reads for a setting, naming both; and a key variable that Meltano itself
+reads as a plugin's setting (`TAP_*`, `TARGET_*`, `MELTANO_*`).
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 from dataclasses import dataclass
@@ -36,6 +44,30 @@ DEFAULT_MAX_PARALLEL = 4
 # Tags on every run of one account: the run queue allows one run per account (per key) at a time.
 ACCOUNT_TAG = "rest-taps/account"
 API_TAG = "rest-taps/api"
+# Prefixes of the variables Meltano reads as plugins' settings: a key variable named so would be read as
+# some plugin's setting (another account's, a base tap's, a loader's) or handed to every plugin.
+MELTANO_SETTING_PREFIXES = ("TAP_", "TARGET_", "MELTANO_")
+# Meltano's extras of an extractor (`TAP_CRM__ACME__CATALOG`, ...): variables it reads for them too.
+EXTRACTOR_EXTRAS = ("catalog", "state", "load_schema", "select", "metadata", "select_filter")
+
+
+def setting_names(api: str) -> list[str]:
+    """The tap's settings (its config schema) and Meltano's extractor extras (`_catalog`, ...)."""
+    from tapkit import RestTap
+
+    module = importlib.import_module(f"tap_{api}.tap")
+    settings: list[str] = []
+    for value in vars(module).values():
+        if isinstance(value, type) and issubclass(value, RestTap) and value is not RestTap:
+            tap: type[RestTap] = value
+            settings = list(tap.config_jsonschema.get("properties", {}))
+            break
+    return settings + [f"_{extra}" for extra in EXTRACTOR_EXTRAS]
+
+
+def meltano_variables(prefix: str, settings: list[str]) -> list[str]:
+    """The variables Meltano reads for each setting of a plugin with env prefix `prefix` (`TAP_CRM__ACME`)."""
+    return [f"{prefix}_{setting}".upper() for setting in settings]
 
 
 class AccountsError(ValueError):
@@ -58,6 +90,21 @@ class Account:
     def extractor(self) -> str:
         """The account's Meltano extractor, inheriting from the API's tap: tap-crm--acme."""
         return f"tap-{self.api}--{self.name}"
+
+    @property
+    def namespace(self) -> str:
+        """Meltano's namespace of the account's extractor: from API and name, so `<NAMESPACE>_<SETTING>`
+        (the variables Meltano reads) is the account's own, whatever its schema."""
+        return f"tap_{self.api}__{self.name}"
+
+    @property
+    def env_prefix(self) -> str:
+        """The prefix of every variable Meltano reads for the extractor (name and namespace agree)."""
+        return self.namespace.upper()
+
+    def state_id(self, environment: str, loader: str) -> str:
+        """Meltano's state id of `meltano run <extractor> <loader>` in `environment`."""
+        return f"{environment}:{self.extractor}-to-{loader}"
 
     @property
     def label(self) -> str:
@@ -128,7 +175,6 @@ def parse_accounts(data: Any, path: Path) -> Accounts:
     if extra:
         raise fail("top level", f"unknown keys {sorted(extra)} (only 'apis')")
     apis: dict[str, Api] = {}
-    schemas: dict[str, str] = {}
     for api_name, block in data["apis"].items():
         if api_name not in APIS:
             raise fail(f"apis.{api_name}", f"unknown API (known: {', '.join(APIS)})")
@@ -162,9 +208,6 @@ def parse_accounts(data: Any, path: Path) -> Accounts:
             schema = entry.get("schema", f"{api_name}_{name}")
             if not isinstance(schema, str) or not SCHEMA.match(schema):
                 raise fail(where, f"schema {schema!r}: lower-case letters, digits and _")
-            if schema in schemas:
-                raise fail(where, f"schema {schema!r} is already the schema of {schemas[schema]}")
-            schemas[schema] = f"{api_name}/{name}"
             base_url = entry.get("base_url")
             if base_url is not None:
                 parts = urlsplit(str(base_url))
@@ -173,4 +216,44 @@ def parse_accounts(data: Any, path: Path) -> Accounts:
                 base_url = str(base_url)
             accounts.append(Account(api_name, name, key_env, schema, base_url))
         apis[api_name] = Api(api_name, tuple(accounts), max_parallel)
+    refuse_collisions([a for api in apis.values() for a in api.accounts], fail)
     return Accounts(path, apis)
+
+
+def refuse_collisions(accounts: list[Account], fail: Any) -> None:
+    """No two accounts, nor an account and a base plugin, share a schema, a namespace, a state id, a key
+    variable or a variable Meltano reads for a setting; the error names both."""
+    taken: dict[tuple[str, str], str] = {}  # (what, value) -> who has it
+    settings: dict[str, list[str]] = {}
+    for api in APIS:  # the base taps: schema and namespace tap_<api>, variables TAP_<API>_<SETTING>
+        taken[("schema", f"tap_{api}")] = f"the base plugin tap-{api}"
+        taken[("namespace", f"tap_{api}")] = f"the base plugin tap-{api}"
+    for account in accounts:
+        where = f"apis.{account.api}.accounts[{account.name}]"
+        if account.api_key_env.startswith(MELTANO_SETTING_PREFIXES):
+            prefixes = "/".join(f"{prefix}*" for prefix in MELTANO_SETTING_PREFIXES)
+            raise fail(
+                where,
+                f"api_key_env {account.api_key_env!r}: Meltano reads {prefixes} as plugins' settings; "
+                "name the key's variable otherwise (e.g. CRM_ACME_API_KEY)",
+            )
+        if account.api not in settings:
+            settings[account.api] = setting_names(account.api)
+            for variable in meltano_variables(f"TAP_{account.api}", settings[account.api]):
+                taken[("variable", variable)] = f"the base plugin tap-{account.api}"
+        claims = [
+            ("schema", account.schema),
+            ("namespace", account.namespace),
+            ("state id", account.state_id("<environment>", "<loader>")),
+            ("variable", account.api_key_env),
+            *(("variable", v) for v in meltano_variables(account.env_prefix, settings[account.api])),
+        ]
+        for what, value in claims:
+            other = taken.get((what, value))
+            if other is not None and other != account.label:
+                shown = "key variable" if value == account.api_key_env else what
+                raise fail(
+                    where,
+                    f"{shown} {value!r} is also that of {other}: {account.label} and {other} would share it",
+                )
+            taken[(what, value)] = account.label

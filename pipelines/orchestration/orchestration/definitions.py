@@ -25,7 +25,7 @@ from dagster import (
 )
 
 from orchestration.accounts import Api, load_accounts
-from orchestration.meltano_assets import MeltanoResource, meltano_assets, partitions_for
+from orchestration.meltano_assets import MeltanoResource, meltano_assets, partitions_for, retry_policy
 from orchestration.settings import Settings
 
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     for api in accounts.apis.values():
         if not api.accounts:
             continue
-        asset = meltano_assets(api, settings.warehouse)
+        asset = meltano_assets(api, settings.warehouse, retry_policy(settings.retry_delay))
         job = accounts_job(api, asset)
         assets.append(asset)
         jobs.append(job)

@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from orchestration.accounts import ACCOUNT_TAG, Account, Accounts
+from orchestration.settings import RUN_UMASK
 
 BIN = Path(sys.executable).parent
 
@@ -60,6 +61,14 @@ def instance_yaml(workers: int, postgres_url: str | None) -> dict[str, Any]:
     return config
 
 
+def write_private(path: Path, text: str) -> None:
+    """`text` into `path`, created (or cut back to) 0600 before a byte is written."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+
+
 def set_pool_limits(accounts: Accounts) -> None:
     """Each API's pool gets its `max_parallel` from the accounts file (DAGSTER_HOME's instance)."""
     from dagster import DagsterInstance
@@ -91,12 +100,15 @@ class DagsterDev:
     proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 180) -> None:
+        # The instance file may hold a PostgreSQL URL with its password; the home holds runs' logs.
         self.home.mkdir(parents=True, exist_ok=True)
-        (self.home / "dagster.yaml").write_text(
-            yaml.safe_dump(instance_yaml(self.workers, self.postgres_url))
+        self.home.chmod(0o700)
+        write_private(
+            self.home / "dagster.yaml", yaml.safe_dump(instance_yaml(self.workers, self.postgres_url))
         )
         self.log_path = self.log_path or self.home / "dagster-dev.log"
         log = open(self.log_path, "wb")  # noqa: SIM115 - handed to the child
+        os.chmod(self.log_path, 0o600)
         argv = [str(BIN / "dagster"), "dev", "-m", "orchestration.definitions"]
         argv += ["-h", "127.0.0.1", "-p", str(self.port)]
         self.proc = subprocess.Popen(
@@ -105,6 +117,7 @@ class DagsterDev:
             stdout=log,
             stderr=log,
             start_new_session=True,
+            umask=RUN_UMASK,  # what Dagster and every run it starts write: for this user alone
         )
         log.close()
         deadline = time.monotonic() + timeout

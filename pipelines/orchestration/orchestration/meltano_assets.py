@@ -6,6 +6,12 @@ failed run still hands back its error line) and starts `python -m orchestration.
 `meltano run tap-<api>--<account> <loader>` and reports rows per stream. Meltano keeps the state under the
 account's own state id in its system database (`MELTANO_DATABASE_URI`): with PostgreSQL there, a run on any
 machine resumes where a run on another stopped.
+
+The Pipes process (and so Meltano, the tap and the loader) gets an environment built from an allow-list
+(`run_env`), never the deployment's whole environment: the system's basics, Meltano's own variables, this
+account's key variable and extractor variables, the base tap's non-secret settings and the chosen loader's
+variables. It runs with umask 077, so what Meltano writes (`.meltano/run/<plugin>/*.config.json`, key
+inside) is readable by its user alone.
 """
 
 import importlib
@@ -35,15 +41,41 @@ from dagster import (
 )
 from dagster import AssetsDefinition as DagsterAssets
 
-from orchestration.accounts import Account, Api, MissingKeyError
-from orchestration.settings import DUCKDB_LOADER
+from orchestration.accounts import (
+    ACCOUNT_TAG,
+    Account,
+    Api,
+    MissingKeyError,
+    meltano_variables,
+    setting_names,
+)
+from orchestration.settings import DUCKDB_LOADER, POSTGRES_LOADER, RUN_UMASK, default_environment
 
 # Failures that a retry cannot mend: the key or the configuration is wrong.
 NOT_RETRYABLE = re.compile(
     r"HTTP 40[13]\b|invalid config|is not set|not known to Meltano|could not find", re.I
 )
-RETRY_POLICY = RetryPolicy(max_retries=2, delay=30, backoff=Backoff.EXPONENTIAL)
+# Loaders whose variables must not reach a run of another (the project's bulk loaders and the stock ones).
+KNOWN_LOADERS = (DUCKDB_LOADER, POSTGRES_LOADER, "target-duckdb", "target-postgres", "target-jsonl")
+RETRY_DELAY_S = 30.0  # REST_TAPS_RETRY_DELAY_SECONDS
+
+
+def retry_policy(delay: float = RETRY_DELAY_S) -> RetryPolicy:
+    """2 retries, `delay` then twice that (30 s, 60 s by default)."""
+    return RetryPolicy(max_retries=2, delay=delay, backoff=Backoff.EXPONENTIAL)
+
+
+RETRY_POLICY = retry_policy()
 TERMINATION_TIMEOUT_S = 60
+# What a run's processes take from the deployment's environment, by name: the system's basics (paths,
+# locale, time zone, temp dir, certificates, proxies) and Meltano's own variables. Another plugin's
+# settings Meltano would read (MELTANO_EXTRACT_*, MELTANO_LOAD_*, ...) are not Meltano's own.
+SYSTEM_VARIABLES = re.compile(
+    r"PATH|HOME|USER|LOGNAME|SHELL|LANG|LANGUAGE|LC_[A-Z]+|TZ|TMPDIR|TEMP|TMP|"
+    r"SSL_CERT_FILE|SSL_CERT_DIR|REQUESTS_CA_BUNDLE|CURL_CA_BUNDLE|"
+    r"(?i:https?_proxy|no_proxy)|"
+    r"MELTANO_(?!EXTRACT_|LOAD_|EXTRACTOR_|LOADER_|TRANSFORM_|TRANSFORMER_|UTILITY_|MAPPER_|MAP_)[A-Z0-9_]+"
+)
 
 
 def plugin_env(plugin: str, setting: str) -> str:
@@ -70,20 +102,54 @@ class MeltanoResource(ConfigurableResource):
     project_root: str
     loader: str
     duckdb_dir: str
-    environment: str | None = None  # Meltano environment; None: MELTANO_ENVIRONMENT or the project default
+    environment: str | None = None  # Meltano environment; None: MELTANO_ENVIRONMENT or the project's default
     catalog_dir: str = ""  # tap-<api>.json catalogs given to Meltano instead of discovery per run
     full_refresh: bool = False
 
+    def meltano_environment(self) -> str:
+        """The Meltano environment the runs use, always named to Meltano (so the state id is known)."""
+        return (
+            self.environment
+            or os.environ.get("MELTANO_ENVIRONMENT")
+            or default_environment(Path(self.project_root))
+        )
+
     def state_id(self, account: Account) -> str:
-        environment = self.environment or os.environ.get("MELTANO_ENVIRONMENT") or "dev"
-        return f"{environment}:{account.extractor}-to-{self.loader}"
+        return account.state_id(self.meltano_environment(), self.loader)
+
+    def passed_env(self, account: Account, environ: dict[str, str] | None = None) -> dict[str, str]:
+        """The deployment's variables this account's run may have: the allow-list (SYSTEM_VARIABLES), the
+        account's key variable and its extractor's variables (`TAP_CRM__ACME_*`), the base tap's settings
+        but its key (`TAP_CRM_MAX_RETRIES`, ... apply to every account), and the chosen loader's variables
+        (`TARGET_POSTGRES_BULK_*`). No other account's key, no other loader's password."""
+        environ = dict(os.environ if environ is None else environ)
+        settings = setting_names(account.api)
+        # By exact name: account acme_eu's TAP_CRM__ACME_EU_* begin with acme's prefix too.
+        tap = set(meltano_variables(account.env_prefix, settings))
+        tap |= set(meltano_variables(f"TAP_{account.api}", [s for s in settings if s != "api_key"]))
+        loader = plugin_env(self.loader, "")
+        # The stock target-postgres's prefix TARGET_POSTGRES_ also begins target-postgres-bulk's variables.
+        others = tuple(
+            prefix
+            for other in KNOWN_LOADERS
+            if other != self.loader and (prefix := plugin_env(other, "")).startswith(loader)
+        )
+        return {
+            name: value
+            for name, value in environ.items()
+            if SYSTEM_VARIABLES.fullmatch(name)
+            or name == account.api_key_env
+            or name in tap
+            or (name.startswith(loader) and not name.startswith(others or ("\0",)))
+        }
 
     def run_env(self, account: Account) -> dict[str, str]:
-        env = {"NO_COLOR": "1", "MELTANO_PROJECT_ROOT": self.project_root}
+        """The whole environment of the account's Pipes process (Dagster's bootstrap variables aside)."""
+        env = self.passed_env(account)
+        env.update({"NO_COLOR": "1", "MELTANO_PROJECT_ROOT": self.project_root})
         bin_dir = str(Path(sys.executable).parent)
         env["PATH"] = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
-        if self.environment:
-            env["MELTANO_ENVIRONMENT"] = self.environment
+        env["MELTANO_ENVIRONMENT"] = self.meltano_environment()
         if self.loader == DUCKDB_LOADER:
             # DuckDB takes one writer per file: one file per account, so accounts load side by side.
             Path(self.duckdb_dir).mkdir(parents=True, exist_ok=True)
@@ -110,6 +176,9 @@ class MeltanoResource(ConfigurableResource):
             "loader": self.loader,
             "full_refresh": self.full_refresh,
             "state_id": state_id,
+            # Meltano's lock on the state id outlives a killed run by minutes; taken over only when
+            # Dagster knows no other run of this partition to be going (an earlier attempt has ended).
+            "force": not other_runs_going(context, account),
             "assets": {spec.key.path[-1]: spec.key.to_user_string() for spec in specs},
         }
         with open_pipes_session(
@@ -121,8 +190,9 @@ class MeltanoResource(ConfigurableResource):
             proc = subprocess.Popen(
                 [sys.executable, "-m", "orchestration.pipes_meltano"],
                 cwd=self.project_root,
-                env={**os.environ, **self.run_env(account), **session.get_bootstrap_env_vars()},
+                env={**self.run_env(account), **session.get_bootstrap_env_vars()},
                 stdin=subprocess.DEVNULL,
+                umask=RUN_UMASK,
             )
             try:
                 code = proc.wait()
@@ -145,6 +215,32 @@ class MeltanoResource(ConfigurableResource):
         for result in session.get_results():
             if isinstance(result, MaterializeResult):
                 yield result
+
+
+def other_runs_going(context: AssetExecutionContext, account: Account) -> list[str]:
+    """Ids of the Dagster runs, other than this one, of this account's partition that have not finished
+    (queued runs included: they may start any moment). A run of another API's partition of the same name
+    does not count; a run Dagster cannot tell apart does (never force on a doubt)."""
+    from dagster import RunsFilter
+    from dagster._core.storage.dagster_run import NOT_FINISHED_STATUSES
+
+    records = context.instance.get_run_records(
+        RunsFilter(tags={"dagster/partition": account.name}, statuses=NOT_FINISHED_STATUSES)
+    )
+    going = []
+    for record in records:
+        run = record.dagster_run
+        if run.run_id == context.run.run_id:
+            continue
+        if run.tags.get(ACCOUNT_TAG, account.label) != account.label:
+            continue  # another API's account of the same name
+        apis = {key.path[0] for key in run.asset_selection or ()}
+        if run.job_name.endswith("_accounts"):
+            apis.add(run.job_name.removesuffix("_accounts"))
+        if apis and account.api not in apis:
+            continue
+        going.append(run.run_id)
+    return going
 
 
 def meltano_assets(

@@ -8,13 +8,16 @@ plugins:
   extractors:
   - name: tap-crm--acme        # meltano run tap-crm--acme target-duckdb
     inherit_from: tap-crm      # Meltano's plugin inheritance: same venv, settings and defaults
-    namespace: crm_acme        # the target schema: loaders default to $MELTANO_EXTRACTOR_NAMESPACE
+    namespace: tap_crm__acme   # from API and name: Meltano reads TAP_CRM__ACME_<SETTING>, this account's own
+    load_schema: crm_acme      # the target schema (the loaders default to $MELTANO_EXTRACT__LOAD_SCHEMA)
     config:
       api_key: $CRM_ACME_API_KEY   # a reference to the variable, never the key
 ```
 
-Each plugin has its own state id (``dev:tap-crm--acme-to-target-postgres``), so accounts never share
-or overwrite each other's bookmarks.
+The namespace is never the schema: Meltano reads `<NAMESPACE>_<SETTING>` from the environment above the
+plugin's config, so a namespace `crm_acme` would make `CRM_ACME_API_KEY` that plugin's key, whichever
+account lists it. Each plugin has its own state id (``prod:tap-crm--acme-to-target-postgres-bulk``), so
+accounts never share or overwrite each other's bookmarks.
 
     python -m orchestration.meltano_plugins            # (re)write the file
     python -m orchestration.meltano_plugins --check    # exit 1 and say what differs when it drifted
@@ -36,7 +39,7 @@ INCLUDE_PATH = Path("pipelines") / "orchestration" / "accounts.meltano.yml"
 HEADER = """\
 # Generated from the accounts file by `python -m orchestration.meltano_plugins`: edit accounts.yml, then
 # rerun it (`--check` reports drift; tests/test_orchestration_accounts.py fails on it). One inherited
-# extractor per account: its own key variable, namespace (= target schema) and state id.
+# extractor per account: its own key variable, namespace (tap_<api>__<name>), target schema and state id.
 """
 
 
@@ -50,7 +53,8 @@ def plugin_entries(accounts: Accounts) -> list[dict[str, Any]]:
             {
                 "name": account.extractor,
                 "inherit_from": f"tap-{account.api}",
-                "namespace": account.schema,
+                "namespace": account.namespace,
+                "load_schema": account.schema,
                 "config": config,
             }
         )

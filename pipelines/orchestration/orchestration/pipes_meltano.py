@@ -3,7 +3,10 @@
 Started by the code location (`python -m orchestration.pipes_meltano`) inside a Pipes session; imports
 `dagster_pipes` only (no Dagster), so it starts fast and could run on any machine or container.
 
-- runs `meltano --log-format=json run [--full-refresh] <extractor> <loader>` and reads Meltano's JSON log;
+- runs `meltano --log-format=json run [--full-refresh] [--force] <extractor> <loader>` and reads Meltano's
+  JSON log; `--force` when the Dagster side says no other run of this partition is going (`force`): Meltano
+  keeps refusing a state id for minutes after a killed run ("Another ... pipeline is already running"),
+  which would lock out Dagster's retries;
 - writes every log line, readable, to its own stderr: Dagster keeps it as the step's compute log;
 - sends the lines that matter (streams starting and finishing, resumes, the catalog given, warnings,
   errors) to Dagster's event log through Pipes;
@@ -18,7 +21,7 @@ Started by the code location (`python -m orchestration.pipes_meltano`) inside a 
   state only when they drain all their sinks, at the end or every 5 minutes.)
 
 Extras from the Dagster side: `extractor`, `executable` (the tap's command), `loader`, `full_refresh`,
-`assets` ({stream: asset key}), `state_id`.
+`force`, `assets` ({stream: asset key}), `state_id`.
 """
 
 from __future__ import annotations
@@ -143,9 +146,9 @@ def stop_tap(meltano_pid: int, executable: str) -> None:
 def run(context: PipesContext) -> int:
     extras = context.extras
     argv = [meltano_executable(), "--log-format=json", "run"]
-    if extras.get("full_refresh"):
-        argv.append("--full-refresh")
-    argv += [extras["extractor"], extras["loader"]]
+    options = ["--full-refresh"] if extras.get("full_refresh") else []
+    options += ["--force"] if extras.get("force") else []
+    argv += [*options, extras["extractor"], extras["loader"]]
     log = MeltanoLog()
     proc = subprocess.Popen(
         argv,
@@ -163,9 +166,8 @@ def run(context: PipesContext) -> int:
 
     signal.signal(signal.SIGINT, forward)
     signal.signal(signal.SIGTERM, forward)
-    context.log.info(
-        f"$ meltano run {extras['extractor']} {extras['loader']} (state id {extras['state_id']})"
-    )
+    shown = " ".join([*options, extras["extractor"], extras["loader"]])
+    context.log.info(f"$ meltano run {shown} (state id {extras['state_id']})")
     assert proc.stdout is not None
     for raw in proc.stdout:
         line = raw.rstrip("\n")

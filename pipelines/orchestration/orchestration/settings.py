@@ -9,6 +9,8 @@
 | `REST_TAPS_POSTGRES_LOADER` | `target-postgres-bulk` | the Meltano loader for `postgres` |
 | `REST_TAPS_CATALOG_DIR` | unset | catalogs `tap-<api>.json` (`python -m orchestration.catalogs DIR`) |
 | `MELTANO_DATABASE_URI` | SQLite in `.meltano/` | Meltano's system database (state); PostgreSQL to share |
+| `MELTANO_ENVIRONMENT` | meltano.yml's `default_environment` (`prod`) | every run's Meltano environment |
+| `REST_TAPS_RETRY_DELAY_SECONDS` | `30` | wait before a failed sync's first retry (twice that: second) |
 
 The loaders are this repository's bulk loaders (`target-duckdb-bulk`, `target-postgres-bulk`). The
 PostgreSQL loader's connection comes from Meltano's own variables for it (`TARGET_POSTGRES_BULK_HOST`,
@@ -44,6 +46,21 @@ def project_root() -> Path:
 POSTGRES_LOADER = "target-postgres-bulk"
 DUCKDB_LOADER = "target-duckdb-bulk"
 WAREHOUSES = ("duckdb", "postgres")
+# Every process a deployment or a run starts: what it creates (Meltano's plugin configs with the key inside,
+# BATCH files, Dagster's logs) is for its user alone.
+RUN_UMASK = 0o077
+
+
+def default_environment(project: Path) -> str:
+    """The project's `default_environment` (meltano.yml), else `prod`."""
+    import yaml
+
+    try:
+        data = yaml.safe_load((project / "meltano.yml").read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        data = None
+    value = data.get("default_environment") if isinstance(data, dict) else None
+    return str(value) if value else "prod"
 
 
 def default_accounts_path() -> Path:
@@ -51,6 +68,17 @@ def default_accounts_path() -> Path:
     if explicit:
         return Path(explicit)
     return project_root() / "accounts.yml"
+
+
+def retry_delay() -> float:
+    text = os.environ.get("REST_TAPS_RETRY_DELAY_SECONDS", "30")
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise ValueError(f"REST_TAPS_RETRY_DELAY_SECONDS={text!r}: expected a number of seconds, 0 or more")
+    return value
 
 
 @dataclass(frozen=True)
@@ -61,6 +89,7 @@ class Settings:
     duckdb_dir: Path
     postgres_loader: str
     catalog_dir: Path | None = None
+    retry_delay: float = 30.0
 
     @property
     def loader(self) -> str:
@@ -79,4 +108,5 @@ class Settings:
             duckdb_dir=Path(os.environ.get("REST_TAPS_DUCKDB_DIR") or project / "output" / "accounts"),
             postgres_loader=os.environ.get("REST_TAPS_POSTGRES_LOADER") or POSTGRES_LOADER,
             catalog_dir=Path(catalogs) if (catalogs := os.environ.get("REST_TAPS_CATALOG_DIR")) else None,
+            retry_delay=retry_delay(),
         )
