@@ -6,16 +6,26 @@ import typing as t
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from singer_sdk.sinks import BatchSink, Sink
+from singer_sdk.sinks import BatchSink
 
 from loaderkit.errors import LoadError, describe_key
 from loaderkit.spool import Spool
 from loaderkit.warehouse import Batch, BatchFile, Warehouse, table_for
 
 if t.TYPE_CHECKING:
+    from singer_sdk import Target
     from singer_sdk.helpers._batch import BaseBatchFileEncoding
+    from singer_sdk.sinks import Sink
 
-    from loaderkit.target import BulkTarget
+
+class Host(t.Protocol):
+    """What a BulkSink needs of its target (a `loaderkit.BulkTarget`) beyond singer-sdk's Target."""
+
+    warehouse: Warehouse
+    bulk_sinks: list[BulkSink]
+    default_schema_name: str
+
+    def drain_one(self, sink: Sink) -> None: ...
 
 
 class BulkSink(BatchSink):
@@ -24,20 +34,21 @@ class BulkSink(BatchSink):
     BATCH messages skip the spool: their files go to the database as they are, never parsed in Python.
     """
 
-    def __init__(self, target: BulkTarget, stream_name: str, schema: dict, key_properties: t.Any) -> None:
-        self.warehouse: Warehouse = target.warehouse
-        self.bulk_target = target
+    def __init__(self, target: Target, stream_name: str, schema: dict, key_properties: t.Any) -> None:
+        host = t.cast("Host", target)
+        self.warehouse: Warehouse = host.warehouse
+        self.bulk_target = host
         super().__init__(target, stream_name, schema, key_properties)
         self.table = table_for(
             stream_name,
             self.schema,
             self.key_properties,
             self.config.get("default_target_schema"),
-            target.default_schema_name,
+            host.default_schema_name,
         )
         self.submitted_any = False
         self._open_spool: Spool | None = None
-        target.bulk_sinks.append(self)
+        host.bulk_sinks.append(self)
 
     def setup(self) -> None:
         # A new stream has started: streams synced one after another (what taps do unless streams nest)
@@ -62,21 +73,7 @@ class BulkSink(BatchSink):
     def process_record(self, record: dict, context: dict) -> None:
         context["spool"].write(record)
 
-    # -- the fast path: records as the tap sent them (loaderkit.reader) ----------------------------
-
-    def fast_path_applies(self) -> bool:
-        """True when appending a record's bytes to the spool gives what the SDK's record path gives:
-        no validation in Python (`validate_records`), no record metadata (`add_record_metadata`), and
-        none of the per-record hooks overridden by a subclass."""
-        cls = type(self)
-        return (
-            self._validator is None
-            and not self.include_sdc_metadata_properties
-            and cls.process_record is BulkSink.process_record
-            and cls.preprocess_record is Sink.preprocess_record
-            and cls._validate_and_parse is BulkSink._validate_and_parse
-            and cls.start_batch is BulkSink.start_batch
-        )
+    # -- the fast path: records as the tap sent them (loaderkit.reader, loaderkit.fastpath) --------
 
     def take_records(self, records: list[bytes], data: bytes) -> None:
         """Spool records as the tap sent them, unparsed (each one JSON object, `data` them joined by
