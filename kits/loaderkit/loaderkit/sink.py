@@ -46,6 +46,7 @@ class BulkSink(BatchSink):
             self.config.get("default_target_schema"),
             host.default_schema_name,
         )
+        self.warehouse.claim(self.table)
         self.submitted_any = False
         self._open_spool: Spool | None = None
         host.bulk_sinks.append(self)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import abc
+import json
 import logging
 import shutil
+import string
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -28,6 +30,27 @@ class Table:
 
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
+
+
+# The table comment that records which stream a table is written from (checked by later runs).
+STREAM_COMMENT = "Singer stream {stream} (written by loaderkit; a later run refuses another stream here)"
+_COMMENT_START, _COMMENT_END = STREAM_COMMENT.split("{stream}")
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
+def stream_comment(stream: str) -> str:
+    return STREAM_COMMENT.format(stream=json.dumps(stream, ensure_ascii=False))
+
+
+def stream_of_comment(comment: str | None) -> str | None:
+    """The stream a table comment of ours names; None for no comment or someone else's."""
+    if not comment or not comment.startswith(_COMMENT_START) or not comment.endswith(_COMMENT_END):
+        return None
+    try:
+        stream = json.loads(comment[len(_COMMENT_START) : len(comment) - len(_COMMENT_END)])
+    except ValueError:
+        return None
+    return stream if isinstance(stream, str) else None
 
 
 @dataclass(frozen=True)
@@ -83,6 +106,8 @@ class Warehouse(abc.ABC):
         self.logger = logger
         self._spool_dir: str | None = None
         self._prepared: dict[tuple[str, str], Table] = {}
+        # (schema, table) as the database tells names apart -> the stream that lands there in this run
+        self._claimed: dict[tuple[str, str], str] = {}
         self.loads = LoadQueue()
 
     @property
@@ -103,6 +128,44 @@ class Warehouse(abc.ABC):
         wanted = type_name.strip().lower()
         return next((k for k, t in self.types.items() if t.lower() == wanted), None)
 
+    def same_name(self, name: str) -> str:
+        """The name as the database tells names apart: cut at the bytes it keeps, case-folded where it
+        ignores case (DuckDB folds ASCII letters only)."""
+        if self.max_identifier_bytes is not None:
+            name = name.encode()[: self.max_identifier_bytes].decode(errors="ignore")
+        return name.translate(_ASCII_LOWER) if self.case_insensitive_identifiers else name
+
+    def claim(self, table: Table) -> None:
+        """Refuse a second stream landing in a table another stream of this run lands in."""
+        where = (self.same_name(table.schema), self.same_name(table.name))
+        other = self._claimed.setdefault(where, table.stream)
+        if other != table.stream:
+            raise LoadError(
+                f"streams {other!r} and {table.stream!r} would both land in table {self.qualified(table)}"
+                f"{self._why_same(table)}, one overwriting the other: rename one of them (a stream map's "
+                "__alias__), or load them into different schemas"
+            )
+
+    def _why_same(self, table: Table) -> str:
+        if self.case_insensitive_identifiers:
+            return " (the database does not tell names apart by case)"
+        if self.max_identifier_bytes is not None:
+            return f" (the database keeps the first {self.max_identifier_bytes} bytes of a name)"
+        return ""
+
+    def check_owner(self, table: Table) -> bool:
+        """Refuse a table an earlier run wrote from another stream; True when the table records no
+        stream of ours yet (its comment is then written)."""
+        comment = self.table_comment(table)
+        recorded = stream_of_comment(comment)
+        if recorded is not None and recorded != table.stream:
+            raise LoadError(
+                f"stream {table.stream!r}: table {self.qualified(table)} holds the records of stream "
+                f"{recorded!r} (its comment says so, written by an earlier run); loading {table.stream!r} "
+                "there would overwrite them: rename one of the streams, or drop the table"
+            )
+        return comment is None
+
     def check_names(self, table: Table) -> None:
         """Refuse identifiers the database would truncate or confuse, before anything is written."""
         names = [table.schema, table.name, *(c.name for c in table.columns)]
@@ -116,7 +179,7 @@ class Warehouse(abc.ABC):
         if self.case_insensitive_identifiers:
             seen: dict[str, str] = {}
             for column in table.columns:
-                other = seen.setdefault(column.name.lower(), column.name)
+                other = seen.setdefault(self.same_name(column.name), column.name)
                 if other != column.name:
                     raise LoadError(
                         f"stream {table.stream!r}: properties {other!r} and {column.name!r} differ only "
@@ -128,6 +191,7 @@ class Warehouse(abc.ABC):
         if self._prepared.get((table.schema, table.name)) == table:
             return
         self.check_names(table)
+        unmarked = self.check_owner(table)
         existing = self.existing_columns(table)
         if existing is None:
             self.create_table(table)
@@ -146,6 +210,8 @@ class Warehouse(abc.ABC):
                     column.kind,
                 )
             self.alter_table(table, add, widen)
+        if unmarked:
+            self.set_table_comment(table, stream_comment(table.stream))
         self._prepared[(table.schema, table.name)] = table
 
     @abc.abstractmethod
@@ -154,6 +220,14 @@ class Warehouse(abc.ABC):
 
     @abc.abstractmethod
     def create_table(self, table: Table) -> None: ...
+
+    @abc.abstractmethod
+    def table_comment(self, table: Table) -> str | None:
+        """The table's comment (None: no comment, or no such table), found as the database finds the
+        table's name (in DuckDB whatever the case)."""
+
+    @abc.abstractmethod
+    def set_table_comment(self, table: Table, comment: str) -> None: ...
 
     @abc.abstractmethod
     def alter_table(self, table: Table, add: list[Column], widen: list[Column]) -> None: ...
