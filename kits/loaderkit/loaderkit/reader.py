@@ -33,6 +33,7 @@ from singer_sdk.singerlib.encoding import GenericSingerReader
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 
 from loaderkit.errors import LoadError
+from loaderkit.schemas import check_schema_message
 
 _decoder = msgspec.json.Decoder(float_hook=decimal.Decimal)
 
@@ -169,6 +170,8 @@ class BulkReader(GenericSingerReader[bytes]):
             raise LoadError(f"input line {self.line_number} is not JSON ({exc}): {start!r}") from None
         if not isinstance(message, dict) or "type" not in message:
             raise LoadError(f"input line {self.line_number} is not a Singer message (no 'type' key)")
+        if message["type"] == "SCHEMA":
+            check_schema_message(message, self.line_number)
         return message
 
 

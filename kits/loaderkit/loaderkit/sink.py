@@ -69,7 +69,7 @@ class BulkSink(BatchSink):
         return record
 
     def start_batch(self, context: dict) -> None:
-        context["spool"] = self._open_spool = Spool(self.warehouse.spool_dir)
+        context["spool"] = self._open_spool = Spool(self.warehouse.spool_dir, self.stream_name)
 
     def process_record(self, record: dict, context: dict) -> None:
         context["spool"].write(record)
@@ -166,7 +166,16 @@ class BulkSink(BatchSink):
         batch_files = [BatchFile(_local_path(self.stream_name, url), compression == "gzip") for url in files]
         names = ", ".join(f.path.name for f in batch_files[:3]) + (", ..." if len(batch_files) > 3 else "")
         batch = Batch(batch_files, what=f"BATCH files {names}")
-        self._submit(lambda: self.record_counter_metric.increment(self._load(batch)))
+        paths = [] if self.config.get("batch_files_keep") else [f.path for f in batch_files]
+        self.warehouse.leftovers.files.update(paths)  # (at the end of the run at the latest)
+
+        def load() -> None:
+            try:
+                self.record_counter_metric.increment(self._load(batch))
+            finally:  # committed, or failed: either way the tap's next run does not need them
+                self.warehouse.leftovers.remove_files(paths)
+
+        self._submit(load)
 
 
 def _local_path(stream: str, url: str) -> Path:

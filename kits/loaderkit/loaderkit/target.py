@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 import typing as t
 
@@ -48,6 +49,15 @@ COMMON_SETTINGS: tuple[th.Property, ...] = (
         default=DEFAULT_BATCH_SECONDS,
         description="Most seconds records wait before every stream is loaded and the STATE they cover "
         "is emitted (checked as messages arrive).",
+    ),
+    th.Property(
+        "batch_files_keep",
+        th.BooleanType,
+        title="Keep BATCH files",
+        default=False,
+        description="Keep the files of the tap's BATCH messages after loading them. By default each "
+        "file is removed once its load is committed, and when the load fails (the tap's next run "
+        "extracts those records again).",
     ),
     th.Property(
         "validate_records",
@@ -160,7 +170,11 @@ class BulkTarget(Target):
 
     @classmethod
     def invoke(cls, *args: t.Any, **kwargs: t.Any) -> None:
-        """Run the CLI; a failure we can explain ends with one line on stderr and exit code 1."""
+        """Run the CLI; a failure we can explain ends with one line on stderr and exit code 1.
+
+        Every file and directory the loader creates (spools, a DuckDB file and its folder) is for its
+        owner alone (0600/0700), whatever umask it was started with: they hold records."""
+        os.umask(os.umask(0o077) | 0o077)
         try:
             super().invoke(*args, **kwargs)
         except LoadError as exc:

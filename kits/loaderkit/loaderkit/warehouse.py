@@ -8,8 +8,9 @@ import logging
 import shutil
 import string
 import tempfile
+import weakref
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -104,7 +105,10 @@ class Warehouse(abc.ABC):
     def __init__(self, config: Mapping[str, Any], logger: logging.Logger) -> None:
         self.config = config
         self.logger = logger
-        self._spool_dir: str | None = None
+        self.leftovers = Leftovers()
+        # However the run ends (a failure included: the CLI exits after the load thread has stopped), no
+        # spool file or directory, and no BATCH file the loader was handed, stays behind.
+        weakref.finalize(self, self.leftovers.remove)
         self._prepared: dict[tuple[str, str], Table] = {}
         # (schema, table) as the database tells names apart -> the stream that lands there in this run
         self._claimed: dict[tuple[str, str], str] = {}
@@ -112,9 +116,16 @@ class Warehouse(abc.ABC):
 
     @property
     def spool_dir(self) -> str:
-        if self._spool_dir is None:
-            self._spool_dir = tempfile.mkdtemp(prefix=f"{type(self).__name__.lower()}-spool-")
-        return self._spool_dir
+        """The run's own directory (0700: tempfile's mode) in the system's temporary directory."""
+        if self.leftovers.spool_dir is None:
+            try:
+                self.leftovers.spool_dir = tempfile.mkdtemp(prefix=f"{type(self).__name__.lower()}-spool-")
+            except OSError as exc:
+                raise LoadError(
+                    f"cannot create a spool directory in {tempfile.gettempdir()} ({exc.strerror or exc}): "
+                    "give the system's temporary directory (TMPDIR) more room, or point TMPDIR elsewhere"
+                ) from None
+        return self.leftovers.spool_dir
 
     @staticmethod
     def quote(name: str) -> str:
@@ -241,6 +252,24 @@ class Warehouse(abc.ABC):
     def close(self) -> None:
         """Subclasses close their connection after this (the load thread has stopped by then)."""
         self.loads.close()
-        if self._spool_dir is not None:
-            shutil.rmtree(self._spool_dir, ignore_errors=True)
-            self._spool_dir = None
+        self.leftovers.remove()
+
+
+@dataclass
+class Leftovers:
+    """What the loader must not leave behind: its spool directory, and files it was handed to remove
+    once loaded (a tap's BATCH files) that are not removed yet."""
+
+    spool_dir: str | None = None
+    files: set[Path] = field(default_factory=set)
+
+    def remove_files(self, paths: Sequence[Path]) -> None:
+        for path in paths:
+            path.unlink(missing_ok=True)
+            self.files.discard(path)
+
+    def remove(self) -> None:
+        if self.spool_dir is not None:
+            shutil.rmtree(self.spool_dir, ignore_errors=True)
+            self.spool_dir = None
+        self.remove_files(list(self.files))
