@@ -162,12 +162,12 @@ class BulkSink(BatchSink):
                 f"stream {self.stream_name!r}: BATCH files compressed with {compression!r} are not "
                 "supported (gzip or none)"
             )
-        self._flush_pending()
         batch_files = [BatchFile(_local_path(self.stream_name, url), compression == "gzip") for url in files]
-        names = ", ".join(f.path.name for f in batch_files[:3]) + (", ..." if len(batch_files) > 3 else "")
-        batch = Batch(batch_files, what=f"BATCH files {names}")
         paths = [] if self.config.get("batch_files_keep") else [f.path for f in batch_files]
         self.warehouse.leftovers.files.update(paths)  # (at the end of the run at the latest)
+        self._flush_pending()
+        names = ", ".join(f.path.name for f in batch_files[:3]) + (", ..." if len(batch_files) > 3 else "")
+        batch = Batch(batch_files, what=f"BATCH files {names}")
 
         def load() -> None:
             try:
