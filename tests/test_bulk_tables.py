@@ -66,6 +66,8 @@ def test_two_streams_of_one_run_that_would_share_a_table_are_refused(
     result = run(loader, [*stream(first, 1, 2), *stream(second, 3), state(done=1)], **settings)
     line = only_error(result, loader)
     assert f"streams {first!r} and {second!r} would both land in table" in line, line
+    why = {"Users": "by case", LONG + "_first": "the first 63 bytes"}.get(first)
+    assert (why in line) if why else ("(the database" not in line), line
     assert "STATE" not in result.stdout and '"done"' not in result.stdout, output(result)
 
 

@@ -110,8 +110,8 @@ class Warehouse(abc.ABC):
         # spool file or directory, and no BATCH file the loader was handed, stays behind.
         weakref.finalize(self, self.leftovers.remove)
         self._prepared: dict[tuple[str, str], Table] = {}
-        # (schema, table) as the database tells names apart -> the stream that lands there in this run
-        self._claimed: dict[tuple[str, str], str] = {}
+        # (schema, table) as the database tells names apart -> the table of the stream landing there
+        self._claimed: dict[tuple[str, str], Table] = {}
         self.loads = LoadQueue()
 
     @property
@@ -149,20 +149,20 @@ class Warehouse(abc.ABC):
     def claim(self, table: Table) -> None:
         """Refuse a second stream landing in a table another stream of this run lands in."""
         where = (self.same_name(table.schema), self.same_name(table.name))
-        other = self._claimed.setdefault(where, table.stream)
-        if other != table.stream:
+        other = self._claimed.setdefault(where, table)
+        if other.stream != table.stream:
+            why = ""
+            if (other.schema, other.name) != (table.schema, table.name):
+                why = (  # (each of our databases folds names one way only)
+                    " (the database does not tell names apart by case)"
+                    if self.case_insensitive_identifiers
+                    else f" (the database keeps the first {self.max_identifier_bytes} bytes of a name)"
+                )
             raise LoadError(
-                f"streams {other!r} and {table.stream!r} would both land in table {self.qualified(table)}"
-                f"{self._why_same(table)}, one overwriting the other: rename one of them (a stream map's "
-                "__alias__), or load them into different schemas"
+                f"streams {other.stream!r} and {table.stream!r} would both land in table "
+                f"{self.qualified(other)}{why}, one overwriting the other: rename one of them (a stream "
+                "map's __alias__), or load them into different schemas"
             )
-
-    def _why_same(self, table: Table) -> str:
-        if self.case_insensitive_identifiers:
-            return " (the database does not tell names apart by case)"
-        if self.max_identifier_bytes is not None:
-            return f" (the database keeps the first {self.max_identifier_bytes} bytes of a name)"
-        return ""
 
     def check_owner(self, table: Table) -> bool:
         """Refuse a table an earlier run wrote from another stream; True when the table records no
