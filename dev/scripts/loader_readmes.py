@@ -104,12 +104,23 @@ tap-crm --config tap.json | {name} --config target.json > state.json
   warehouse.
 - **Merge on the key properties**, append when a stream has none. One schema per tap
   (`default_target_schema`), one table per stream, named as the stream; every identifier quoted.
+- **Tables that cannot collide.** Two streams the database would put in one table are refused, naming
+  both: `main-t` (DuckDB) or `public-t` (PostgreSQL) and `t` without `default_target_schema`; `Users`
+  and `users` in DuckDB, which ignores the case of identifiers; names equal in their first 63 bytes in
+  PostgreSQL, which keeps no more. Each table's comment records the stream it is written from, and a
+  later run refuses to load another stream into it.
 - **Schema changes.** A new property adds a column; integer to number, or anything to string, widens the
   column; any other type change is refused with a clear error, never truncated.
 - **BATCH messages** (a tap's `batch_config`, JSON Lines, gzip or not, local files): the files go straight
-  to the database, never parsed in Python.
+  to the database, never parsed in Python. Each file is removed once its load is committed, and when the
+  load fails; `batch_files_keep: true` keeps them.
 - **Bad input** (a RECORD before its SCHEMA, a value its column cannot hold, a missing key, a lost
   connection): one line naming the stream and the record's key, exit 1, nothing of the batch committed.
+  A malformed SCHEMA (a property that is not an object, `properties` not an object, a `type` naming no
+  JSON type, ...) and a full spool disk end the same way, naming the stream and what is wrong.
+- **Private files.** The spool directory (in the system's temporary directory: set `TMPDIR` to move it)
+  is 0700 and its files 0600, and every file and folder the loader creates is its owner's alone
+  whatever the umask it was started with; the spool directory is removed however the run ends.
 
 ## Column types
 

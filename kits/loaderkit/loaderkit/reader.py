@@ -2,10 +2,11 @@
 
 The fast path: each line's envelope is decoded by msgspec into a small struct whose `record` is
 `msgspec.Raw` (the record's bytes, checked to be well-formed JSON but never turned into Python objects).
-A RECORD of a stream whose sink can take it (`BulkTarget.fast_stream`: no stream map, no flattening, no
-validation in Python, no record metadata), whose record is a JSON object holding every key property,
-goes to that stream's spool file as the bytes the tap sent, a few hundred records at a time; the
-database parses and checks them set-wise when it loads the batch.
+A RECORD of a stream whose sink can take it (decided once per stream in `loaderkit.fastpath`: no stream
+map, no flattening, no validation in Python, no record metadata), whose record is a JSON object holding
+every key property, goes to that stream's spool file as the bytes the tap sent, a few hundred records at
+a time; the database parses and checks them set-wise when it loads the batch. `BulkReader.classify` says
+where each line goes; a `Chunker` gathers the records and spools them.
 
 Every other line, and every record the fast path declines, goes through singer-sdk's own reading loop,
 in input order: the records gathered so far are spooled first, then the line is handed to the SDK, and
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import collections
 import decimal
+import enum
 import sys
 import typing as t
 from dataclasses import dataclass
@@ -31,6 +33,7 @@ from singer_sdk.singerlib.encoding import GenericSingerReader
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 
 from loaderkit.errors import LoadError
+from loaderkit.schemas import check_schema_message
 
 _decoder = msgspec.json.Decoder(float_hook=decimal.Decimal)
 
@@ -44,13 +47,17 @@ READ_BYTES = 1 << 20
 
 @dataclass(frozen=True)
 class FastStream:
-    """How the fast path hands records of one stream to its sink."""
+    """How the fast path hands records of one stream to its sink (`loaderkit.fastpath` decides)."""
 
     # Spools records (each one JSON object, UTF-8, no carriage return), given as a list and joined by
     # newlines; the sink loads a batch whenever one is full.
     take: t.Callable[[list[bytes], bytes], None]
     # Each key property as it reads in JSON (`"id"`): a record whose bytes lack one takes the SDK's path.
     quoted_keys: tuple[bytes, ...]
+
+
+# stream name -> how its records are spooled, or None when they take the SDK's path
+Route = t.Callable[[str], FastStream | None]
 
 
 class Envelope(msgspec.Struct):
@@ -64,16 +71,33 @@ class Envelope(msgspec.Struct):
 _envelope = msgspec.json.Decoder(Envelope)
 
 
-class BulkReader(GenericSingerReader[bytes]):
-    """Reads Singer messages from binary stdin (or a file), skipping blank lines, counting lines."""
+class Goes(enum.Enum):
+    """Where a line goes."""
 
-    def __init__(self) -> None:
+    NOWHERE = "a blank line"
+    TO_THE_SDK = "a message for singer-sdk's reading loop"
+    TO_A_SPOOL = "a record the fast path spools"
+
+
+# The members as module names: a class attribute of an Enum costs several times a global's lookup, and
+# the reader looks one up twice per record.
+NOWHERE, TO_THE_SDK, TO_A_SPOOL = Goes.NOWHERE, Goes.TO_THE_SDK, Goes.TO_A_SPOOL
+
+
+class BulkReader(GenericSingerReader[bytes]):
+    """Reads Singer messages from binary stdin (or a file), skipping blank lines, counting lines.
+
+    `route` says, per stream, whether and how its records take the fast path; without one, every line
+    goes through the SDK.
+    """
+
+    def __init__(self, route: Route | None = None) -> None:
         super().__init__()
         self.line_number = 0
         self.fast_records = 0
-        # stream name -> how its records are spooled, or None when they take the SDK's path. Set by the
-        # target; None: no fast path at all.
-        self.fast_stream: t.Callable[[str], FastStream | None] | None = None
+        self._route = route
+        # streams looked up since the last message that was not a RECORD
+        self._routes: dict[str, FastStream | None] = {}
 
     @property
     def default_input(self) -> t.IO[bytes]:
@@ -91,75 +115,52 @@ class BulkReader(GenericSingerReader[bytes]):
             counts = counts + collections.Counter({"RECORD": self.fast_records})
         return counts
 
+    def classify(self, line: bytes) -> tuple[Goes, FastStream | None, bytes]:
+        """Where one input line goes and, for a record the fast path takes, its stream and bytes.
+
+        A record takes the fast path when its stream's route allows it and its bytes are a JSON object
+        holding every key property; any other record, and every other message, goes to the SDK.
+        """
+        try:
+            envelope = _envelope.decode(line)
+        except msgspec.DecodeError:  # not JSON: the SDK's loop words the error (blank: skipped)
+            return (TO_THE_SDK if line.strip() else NOWHERE), None, b""
+        if envelope.type != "RECORD":
+            # SCHEMA, BATCH, STATE, ...: the SDK may replace a sink; look streams up afresh.
+            self._routes.clear()
+            return TO_THE_SDK, None, b""
+        name = envelope.stream
+        try:
+            stream = self._routes[name]
+        except KeyError:
+            stream = self._routes[name] = self._route(name) if self._route is not None else None
+        if stream is None:
+            return TO_THE_SDK, None, b""
+        record = bytes(envelope.record)
+        if record[:1] != b"{":
+            return TO_THE_SDK, None, b""
+        for key in stream.quoted_keys:
+            if key not in record:
+                return TO_THE_SDK, None, b""
+        return TO_A_SPOOL, stream, record
+
     def _lines_for_the_sdk(self, source: t.IO[bytes] | t.Iterable[bytes]) -> t.Iterator[bytes]:
         """Every non-blank line the fast path does not take, one at a time, in order."""
-        decode = _envelope.decode
-        lookup = self.fast_stream
-        found: dict[str, FastStream | None] = {}
-        chunk = _Chunk()
+        chunk = Chunker(self)
+        classify, add, spool = self.classify, chunk.add, chunk.spool  # (names looked up once)
         for lines in _blocks(source):
             for line in lines:
-                try:
-                    envelope: Envelope | None = decode(line)
-                except msgspec.DecodeError:
-                    if not line.strip():
-                        continue
-                    envelope = None
-                self.line_number += 1
-                if envelope is None or envelope.type != "RECORD":
-                    # SCHEMA, BATCH, STATE, ...: the SDK may replace a sink; look streams up afresh.
-                    self._spool(chunk)
-                    chunk.reset(None, None)
-                    found.clear()
+                goes, stream, record = classify(line)
+                if goes is TO_A_SPOOL:
+                    self.line_number += 1
+                    add(stream, record, self.line_number)
+                elif goes is TO_THE_SDK:
+                    self.line_number += 1
+                    spool()  # what came before the line is in its spool before the SDK sees it
                     yield line
-                    continue
-                name = envelope.stream
-                if name != chunk.name or lookup is None:
-                    self._spool(chunk)
-                    if name not in found:
-                        found[name] = lookup(name) if lookup is not None else None
-                    chunk.reset(name, found[name])
-                stream = chunk.stream
-                if stream is not None:
-                    record = bytes(envelope.record)
-                    if record[:1] == b"{":
-                        for key in stream.quoted_keys:
-                            if key not in record:
-                                break
-                        else:
-                            if not chunk.records:
-                                chunk.first_line = self.line_number
-                            chunk.records.append(record)
-                            chunk.size += len(record)
-                            if len(chunk.records) >= CHUNK_RECORDS or chunk.size >= CHUNK_BYTES:
-                                self._spool(chunk)
-                            continue
-                self._spool(chunk)
-                yield line
             # The input has nothing more to read just now (or a block ended): what was gathered goes to
             # its spool before the reader waits, so a batch that is full is loaded while the tap works.
-            self._spool(chunk)
-
-    def _spool(self, chunk: _Chunk) -> None:
-        """Hand the chunk's records (consecutive lines of one stream) to the stream's sink; empty it."""
-        records = chunk.records
-        if not records or chunk.stream is None:
-            return
-        data = b"\n".join(records)
-        if not data.isascii():
-            try:
-                data.decode()
-            except UnicodeDecodeError:
-                _refuse_bad_utf8(records, chunk.first_line)
-        if b"\r" in data:
-            # Outside strings (which cannot hold one unescaped) a carriage return is white space, but
-            # the databases' line readers would split on it.
-            records = [r.replace(b"\r", b" ") for r in records]
-            data = b"\n".join(records)
-        chunk.stream.take(records, data)
-        self.fast_records += len(records)
-        chunk.records = []
-        chunk.size = 0
+            spool()
 
     def deserialize_json(self, line: bytes) -> dict:
         try:
@@ -169,21 +170,54 @@ class BulkReader(GenericSingerReader[bytes]):
             raise LoadError(f"input line {self.line_number} is not JSON ({exc}): {start!r}") from None
         if not isinstance(message, dict) or "type" not in message:
             raise LoadError(f"input line {self.line_number} is not a Singer message (no 'type' key)")
+        if message["type"] == "SCHEMA":
+            check_schema_message(message, self.line_number)
         return message
 
 
-class _Chunk:
-    """Records of one stream gathered by the fast path, not yet spooled."""
+class Chunker:
+    """Gathers consecutive fast-path records of one stream and spools them together: a few hundred at a
+    time (at most CHUNK_RECORDS or CHUNK_BYTES), whenever the stream changes, and before any line the
+    SDK reads."""
 
-    def __init__(self) -> None:
-        self.name: str | None = None
+    def __init__(self, reader: BulkReader) -> None:
+        self.reader = reader
         self.stream: FastStream | None = None
         self.records: list[bytes] = []
         self.size = 0
         self.first_line = 0
 
-    def reset(self, name: str | None, stream: FastStream | None) -> None:
-        self.name, self.stream = name, stream
+    def add(self, stream: FastStream | None, record: bytes, line_number: int) -> None:
+        if stream is not self.stream:
+            self.spool()
+            self.stream = stream
+        if not self.records:
+            self.first_line = line_number
+        self.records.append(record)
+        self.size += len(record)
+        if len(self.records) >= CHUNK_RECORDS or self.size >= CHUNK_BYTES:
+            self.spool()
+
+    def spool(self) -> None:
+        """Hand the records gathered to their stream's sink; start afresh."""
+        records = self.records
+        if not records or self.stream is None:
+            return
+        data = b"\n".join(records)
+        if not data.isascii():
+            try:
+                data.decode()
+            except UnicodeDecodeError:
+                _refuse_bad_utf8(records, self.first_line)
+        if b"\r" in data:
+            # Outside strings (which cannot hold one unescaped) a carriage return is white space, but
+            # the databases' line readers would split on it.
+            records = [r.replace(b"\r", b" ") for r in records]
+            data = b"\n".join(records)
+        self.stream.take(records, data)
+        self.reader.fast_records += len(records)
+        self.records = []
+        self.size = 0
 
 
 def _refuse_bad_utf8(records: list[bytes], first_line: int) -> None:

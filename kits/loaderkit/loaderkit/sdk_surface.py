@@ -19,8 +19,8 @@ PRIVATE: dict[str, tuple[str, str]] = {
         "overridden: turns the SDK's exceptions for a bad record (no SCHEMA yet, a key property "
         "missing, a schema violation) into one line naming stream, input line and record key. It is "
         "also the SDK's per-record path the fast path must give the same result as: a new step here "
-        "(a new per-record feature) may have to make BulkSink.fast_path_applies or "
-        "BulkTarget.fast_stream route records back to it.",
+        "(a new per-record feature) may have to make loaderkit.fastpath.fast_stream route records "
+        "back to it.",
     ),
     "singer_sdk.target_base.Target._write_state_message": (
         "bf40aa5e36ebef4d",

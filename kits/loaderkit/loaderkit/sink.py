@@ -6,16 +6,26 @@ import typing as t
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from singer_sdk.sinks import BatchSink, Sink
+from singer_sdk.sinks import BatchSink
 
 from loaderkit.errors import LoadError, describe_key
 from loaderkit.spool import Spool
 from loaderkit.warehouse import Batch, BatchFile, Warehouse, table_for
 
 if t.TYPE_CHECKING:
+    from singer_sdk import Target
     from singer_sdk.helpers._batch import BaseBatchFileEncoding
+    from singer_sdk.sinks import Sink
 
-    from loaderkit.target import BulkTarget
+
+class Host(t.Protocol):
+    """What a BulkSink needs of its target (a `loaderkit.BulkTarget`) beyond singer-sdk's Target."""
+
+    warehouse: Warehouse
+    bulk_sinks: list[BulkSink]
+    default_schema_name: str
+
+    def drain_one(self, sink: Sink) -> None: ...
 
 
 class BulkSink(BatchSink):
@@ -24,20 +34,22 @@ class BulkSink(BatchSink):
     BATCH messages skip the spool: their files go to the database as they are, never parsed in Python.
     """
 
-    def __init__(self, target: BulkTarget, stream_name: str, schema: dict, key_properties: t.Any) -> None:
-        self.warehouse: Warehouse = target.warehouse
-        self.bulk_target = target
+    def __init__(self, target: Target, stream_name: str, schema: dict, key_properties: t.Any) -> None:
+        host = t.cast("Host", target)
+        self.warehouse: Warehouse = host.warehouse
+        self.bulk_target = host
         super().__init__(target, stream_name, schema, key_properties)
         self.table = table_for(
             stream_name,
             self.schema,
             self.key_properties,
             self.config.get("default_target_schema"),
-            target.default_schema_name,
+            host.default_schema_name,
         )
+        self.warehouse.claim(self.table)
         self.submitted_any = False
         self._open_spool: Spool | None = None
-        target.bulk_sinks.append(self)
+        host.bulk_sinks.append(self)
 
     def setup(self) -> None:
         # A new stream has started: streams synced one after another (what taps do unless streams nest)
@@ -57,26 +69,12 @@ class BulkSink(BatchSink):
         return record
 
     def start_batch(self, context: dict) -> None:
-        context["spool"] = self._open_spool = Spool(self.warehouse.spool_dir)
+        context["spool"] = self._open_spool = Spool(self.warehouse.spool_dir, self.stream_name)
 
     def process_record(self, record: dict, context: dict) -> None:
         context["spool"].write(record)
 
-    # -- the fast path: records as the tap sent them (loaderkit.reader) ----------------------------
-
-    def fast_path_applies(self) -> bool:
-        """True when appending a record's bytes to the spool gives what the SDK's record path gives:
-        no validation in Python (`validate_records`), no record metadata (`add_record_metadata`), and
-        none of the per-record hooks overridden by a subclass."""
-        cls = type(self)
-        return (
-            self._validator is None
-            and not self.include_sdc_metadata_properties
-            and cls.process_record is BulkSink.process_record
-            and cls.preprocess_record is Sink.preprocess_record
-            and cls._validate_and_parse is BulkSink._validate_and_parse
-            and cls.start_batch is BulkSink.start_batch
-        )
+    # -- the fast path: records as the tap sent them (loaderkit.reader, loaderkit.fastpath) --------
 
     def take_records(self, records: list[bytes], data: bytes) -> None:
         """Spool records as the tap sent them, unparsed (each one JSON object, `data` them joined by
@@ -164,11 +162,20 @@ class BulkSink(BatchSink):
                 f"stream {self.stream_name!r}: BATCH files compressed with {compression!r} are not "
                 "supported (gzip or none)"
             )
-        self._flush_pending()
         batch_files = [BatchFile(_local_path(self.stream_name, url), compression == "gzip") for url in files]
+        paths = [] if self.config.get("batch_files_keep") else [f.path for f in batch_files]
+        self.warehouse.leftovers.files.update(paths)  # (at the end of the run at the latest)
+        self._flush_pending()
         names = ", ".join(f.path.name for f in batch_files[:3]) + (", ..." if len(batch_files) > 3 else "")
         batch = Batch(batch_files, what=f"BATCH files {names}")
-        self._submit(lambda: self.record_counter_metric.increment(self._load(batch)))
+
+        def load() -> None:
+            try:
+                self.record_counter_metric.increment(self._load(batch))
+            finally:  # committed, or failed: either way the tap's next run does not need them
+                self.warehouse.leftovers.remove_files(paths)
+
+        self._submit(load)
 
 
 def _local_path(stream: str, url: str) -> Path:

@@ -8,6 +8,7 @@ time, so memory stays flat whatever the batch size.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import decimal
 import os
@@ -16,6 +17,8 @@ import typing as t
 from pathlib import Path
 
 import msgspec
+
+from loaderkit.errors import LoadError
 
 _FLUSH_BYTES = 1 << 20
 
@@ -32,10 +35,17 @@ _decoder = msgspec.json.Decoder(float_hook=decimal.Decimal)
 
 
 class Spool:
-    """One batch of one stream, being written to a JSONL file in `directory`."""
+    """One batch of one stream, being written to a JSONL file in `directory` (0600: tempfile's mode).
 
-    def __init__(self, directory: str | os.PathLike[str]) -> None:
-        fd, name = tempfile.mkstemp(dir=directory, suffix=".jsonl")
+    A write that fails (a full disk, say) ends the load with one line naming the stream and the
+    directory: nothing of the batch has reached the database then.
+    """
+
+    def __init__(self, directory: str | os.PathLike[str], stream: str) -> None:
+        self.stream = stream
+        self.path = Path(directory) / "(new spool file)"
+        with self._writing():
+            fd, name = tempfile.mkstemp(dir=directory, suffix=".jsonl")
         self.path = Path(name)
         self._file = os.fdopen(fd, "wb")
         self._buffer = bytearray()
@@ -69,7 +79,8 @@ class Spool:
         self._last = record
         self.rows += 1
         if len(self._buffer) >= _FLUSH_BYTES:
-            self._file.write(self._buffer)
+            with self._writing():
+                self._file.write(self._buffer)
             self._buffer.clear()
 
     @property
@@ -82,10 +93,24 @@ class Spool:
 
     def close(self) -> Path:
         if not self._file.closed:
-            self._file.write(self._buffer)
-            self._buffer.clear()
-            self._file.close()
+            with self._writing():
+                try:
+                    self._file.write(self._buffer)
+                finally:
+                    self._buffer.clear()
+                    self._file.close()
         return self.path
+
+    @contextlib.contextmanager
+    def _writing(self) -> t.Iterator[None]:
+        try:
+            yield
+        except OSError as exc:
+            raise LoadError(
+                f"stream {self.stream!r}: writing a spool file in {self.path.parent} failed "
+                f"({exc.strerror or exc}), so the batch's records were not loaded; the spool directory is "
+                "the system's temporary directory (TMPDIR): give it more room, or point TMPDIR elsewhere"
+            ) from None
 
     def remove(self) -> None:
         self.close()

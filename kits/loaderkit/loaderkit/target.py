@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import os
 import sys
 import typing as t
 
-import msgspec
 from singer_sdk import Target
 from singer_sdk import typing as th
 from singer_sdk.exceptions import (
@@ -15,10 +16,10 @@ from singer_sdk.exceptions import (
     RecordsWithoutSchemaException,
 )
 from singer_sdk.helpers.capabilities import PluginCapabilities
-from singer_sdk.mapper import SameRecordTransform
 
 from loaderkit.errors import LoadError, describe_key, short
-from loaderkit.reader import BulkReader, FastStream
+from loaderkit.fastpath import fast_stream
+from loaderkit.reader import BulkReader
 from loaderkit.sink import BulkSink
 from loaderkit.warehouse import Warehouse
 
@@ -53,6 +54,15 @@ COMMON_SETTINGS: tuple[th.Property, ...] = (
         "is emitted (checked as messages arrive).",
     ),
     th.Property(
+        "batch_files_keep",
+        th.BooleanType,
+        title="Keep BATCH files",
+        default=False,
+        description="Keep the files of the tap's BATCH messages after loading them. By default each "
+        "file is removed once its load is committed, and when the load fails (the tap's next run "
+        "extracts those records again).",
+    ),
+    th.Property(
         "validate_records",
         th.BooleanType,
         title="Validate records",
@@ -81,6 +91,8 @@ class BulkTarget(Target):
     capabilities = [*Target.capabilities, PluginCapabilities.BATCH]
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        # The reader asks loaderkit.fastpath, once per stream, whether its records take the fast path.
+        kwargs.setdefault("message_reader", BulkReader(route=functools.partial(fast_stream, self)))
         super().__init__(*args, **kwargs)
         # One load at a time on the one connection; the database parallelises each load itself.
         self.max_parallelism = 1
@@ -90,34 +102,6 @@ class BulkTarget(Target):
         self.warehouse = self.warehouse_class(self.config, self.logger)
         self.bulk_sinks: list[BulkSink] = []
         self.sdk_path_records = 0  # RECORD messages that took singer-sdk's record path
-        if isinstance(self.message_reader, BulkReader):
-            self.message_reader.fast_stream = self.fast_stream
-
-    def fast_stream(self, stream: str) -> FastStream | None:
-        """How the fast path spools the stream's RECORD messages, or None when they need the SDK's
-        record path: the stream has no SCHEMA yet, a stream map or flattening applies to it, or its
-        sink validates records in Python or adds record metadata (`BulkSink.fast_path_applies`)."""
-        maps = self.mapper.stream_maps.get(stream)
-        if (
-            not maps
-            or len(maps) != 1
-            or type(maps[0]) is not SameRecordTransform
-            or maps[0].flattening_enabled
-            or maps[0].stream_alias != stream
-            or not self.sink_exists(stream)
-        ):
-            return None
-        sink = self.get_sink(stream)
-        if not isinstance(sink, BulkSink) or not sink.fast_path_applies():
-            return None
-
-        def take(records: list[bytes], data: bytes) -> None:
-            sink.take_records(records, data)
-            # What the SDK does after each record: drain everything (and emit STATE) once records
-            # have waited batch_wait_limit_seconds.
-            self._handle_max_record_age()
-
-        return FastStream(take, tuple(msgspec.json.encode(k) for k in sink.key_properties))
 
     @classmethod
     def append_builtin_config(cls, config_jsonschema: dict) -> None:
@@ -189,7 +173,11 @@ class BulkTarget(Target):
 
     @classmethod
     def invoke(cls, *args: t.Any, **kwargs: t.Any) -> None:
-        """Run the CLI; a failure we can explain ends with one line on stderr and exit code 1."""
+        """Run the CLI; a failure we can explain ends with one line on stderr and exit code 1.
+
+        Every file and directory the loader creates (spools, a DuckDB file and its folder) is for its
+        owner alone (0600/0700), whatever umask it was started with: they hold records."""
+        os.umask(os.umask(0o077) | 0o077)
         try:
             super().invoke(*args, **kwargs)
         except LoadError as exc:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import abc
+import json
 import logging
 import shutil
+import string
 import tempfile
+import weakref
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +31,27 @@ class Table:
 
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
+
+
+# The table comment that records which stream a table is written from (checked by later runs).
+STREAM_COMMENT = "Singer stream {stream} (written by loaderkit; a later run refuses another stream here)"
+_COMMENT_START, _COMMENT_END = STREAM_COMMENT.split("{stream}")
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
+def stream_comment(stream: str) -> str:
+    return STREAM_COMMENT.format(stream=json.dumps(stream, ensure_ascii=False))
+
+
+def stream_of_comment(comment: str | None) -> str | None:
+    """The stream a table comment of ours names; None for no comment or someone else's."""
+    if not comment or not comment.startswith(_COMMENT_START) or not comment.endswith(_COMMENT_END):
+        return None
+    try:
+        stream = json.loads(comment[len(_COMMENT_START) : len(comment) - len(_COMMENT_END)])
+    except ValueError:
+        return None
+    return stream if isinstance(stream, str) else None
 
 
 @dataclass(frozen=True)
@@ -81,15 +105,27 @@ class Warehouse(abc.ABC):
     def __init__(self, config: Mapping[str, Any], logger: logging.Logger) -> None:
         self.config = config
         self.logger = logger
-        self._spool_dir: str | None = None
+        self.leftovers = Leftovers()
+        # However the run ends (a failure included: the CLI exits after the load thread has stopped), no
+        # spool file or directory, and no BATCH file the loader was handed, stays behind.
+        weakref.finalize(self, self.leftovers.remove)
         self._prepared: dict[tuple[str, str], Table] = {}
+        # (schema, table) as the database tells names apart -> the table of the stream landing there
+        self._claimed: dict[tuple[str, str], Table] = {}
         self.loads = LoadQueue()
 
     @property
     def spool_dir(self) -> str:
-        if self._spool_dir is None:
-            self._spool_dir = tempfile.mkdtemp(prefix=f"{type(self).__name__.lower()}-spool-")
-        return self._spool_dir
+        """The run's own directory (0700: tempfile's mode) in the system's temporary directory."""
+        if self.leftovers.spool_dir is None:
+            try:
+                self.leftovers.spool_dir = tempfile.mkdtemp(prefix=f"{type(self).__name__.lower()}-spool-")
+            except OSError as exc:
+                raise LoadError(
+                    f"cannot create a spool directory in {tempfile.gettempdir()} ({exc.strerror or exc}): "
+                    "give the system's temporary directory (TMPDIR) more room, or point TMPDIR elsewhere"
+                ) from None
+        return self.leftovers.spool_dir
 
     @staticmethod
     def quote(name: str) -> str:
@@ -102,6 +138,44 @@ class Warehouse(abc.ABC):
         """The kind a column of this database type was made for (None: not a type we make)."""
         wanted = type_name.strip().lower()
         return next((k for k, t in self.types.items() if t.lower() == wanted), None)
+
+    def same_name(self, name: str) -> str:
+        """The name as the database tells names apart: cut at the bytes it keeps, case-folded where it
+        ignores case (DuckDB folds ASCII letters only)."""
+        if self.max_identifier_bytes is not None:
+            name = name.encode()[: self.max_identifier_bytes].decode(errors="ignore")
+        return name.translate(_ASCII_LOWER) if self.case_insensitive_identifiers else name
+
+    def claim(self, table: Table) -> None:
+        """Refuse a second stream landing in a table another stream of this run lands in."""
+        where = (self.same_name(table.schema), self.same_name(table.name))
+        other = self._claimed.setdefault(where, table)
+        if other.stream != table.stream:
+            why = ""
+            if (other.schema, other.name) != (table.schema, table.name):
+                why = (  # (each of our databases folds names one way only)
+                    " (the database does not tell names apart by case)"
+                    if self.case_insensitive_identifiers
+                    else f" (the database keeps the first {self.max_identifier_bytes} bytes of a name)"
+                )
+            raise LoadError(
+                f"streams {other.stream!r} and {table.stream!r} would both land in table "
+                f"{self.qualified(other)}{why}, one overwriting the other: rename one of them (a stream "
+                "map's __alias__), or load them into different schemas"
+            )
+
+    def check_owner(self, table: Table) -> bool:
+        """Refuse a table an earlier run wrote from another stream; True when the table records no
+        stream of ours yet (its comment is then written)."""
+        comment = self.table_comment(table)
+        recorded = stream_of_comment(comment)
+        if recorded is not None and recorded != table.stream:
+            raise LoadError(
+                f"stream {table.stream!r}: table {self.qualified(table)} holds the records of stream "
+                f"{recorded!r} (its comment says so, written by an earlier run); loading {table.stream!r} "
+                "there would overwrite them: rename one of the streams, or drop the table"
+            )
+        return comment is None
 
     def check_names(self, table: Table) -> None:
         """Refuse identifiers the database would truncate or confuse, before anything is written."""
@@ -116,7 +190,7 @@ class Warehouse(abc.ABC):
         if self.case_insensitive_identifiers:
             seen: dict[str, str] = {}
             for column in table.columns:
-                other = seen.setdefault(column.name.lower(), column.name)
+                other = seen.setdefault(self.same_name(column.name), column.name)
                 if other != column.name:
                     raise LoadError(
                         f"stream {table.stream!r}: properties {other!r} and {column.name!r} differ only "
@@ -128,6 +202,7 @@ class Warehouse(abc.ABC):
         if self._prepared.get((table.schema, table.name)) == table:
             return
         self.check_names(table)
+        unmarked = self.check_owner(table)
         existing = self.existing_columns(table)
         if existing is None:
             self.create_table(table)
@@ -146,6 +221,8 @@ class Warehouse(abc.ABC):
                     column.kind,
                 )
             self.alter_table(table, add, widen)
+        if unmarked:
+            self.set_table_comment(table, stream_comment(table.stream))
         self._prepared[(table.schema, table.name)] = table
 
     @abc.abstractmethod
@@ -154,6 +231,14 @@ class Warehouse(abc.ABC):
 
     @abc.abstractmethod
     def create_table(self, table: Table) -> None: ...
+
+    @abc.abstractmethod
+    def table_comment(self, table: Table) -> str | None:
+        """The table's comment (None: no comment, or no such table), found as the database finds the
+        table's name (in DuckDB whatever the case)."""
+
+    @abc.abstractmethod
+    def set_table_comment(self, table: Table, comment: str) -> None: ...
 
     @abc.abstractmethod
     def alter_table(self, table: Table, add: list[Column], widen: list[Column]) -> None: ...
@@ -167,6 +252,24 @@ class Warehouse(abc.ABC):
     def close(self) -> None:
         """Subclasses close their connection after this (the load thread has stopped by then)."""
         self.loads.close()
-        if self._spool_dir is not None:
-            shutil.rmtree(self._spool_dir, ignore_errors=True)
-            self._spool_dir = None
+        self.leftovers.remove()
+
+
+@dataclass
+class Leftovers:
+    """What the loader must not leave behind: its spool directory, and files it was handed to remove
+    once loaded (a tap's BATCH files) that are not removed yet."""
+
+    spool_dir: str | None = None
+    files: set[Path] = field(default_factory=set)
+
+    def remove_files(self, paths: Sequence[Path]) -> None:
+        for path in paths:
+            path.unlink(missing_ok=True)
+            self.files.discard(path)
+
+    def remove(self) -> None:
+        if self.spool_dir is not None:
+            shutil.rmtree(self.spool_dir, ignore_errors=True)
+            self.spool_dir = None
+        self.remove_files(list(self.files))

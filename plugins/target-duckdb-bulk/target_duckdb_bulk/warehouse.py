@@ -141,6 +141,19 @@ class DuckDBWarehouse(Warehouse):
             + [f"ALTER TABLE {name} ALTER COLUMN {self.quote(c.name)} TYPE {TYPES[c.kind]}" for c in widen],
         )
 
+    # -- the stream a table is written from (loaderkit.Warehouse.check_owner) --------------------
+
+    def table_comment(self, table: Table) -> str | None:
+        row = self.con.execute(
+            "SELECT comment FROM duckdb_tables() WHERE database_name = current_database() "
+            "AND lower(schema_name) = lower(?) AND lower(table_name) = lower(?)",
+            [table.schema, table.name],
+        ).fetchone()
+        return row[0] if row else None
+
+    def set_table_comment(self, table: Table, comment: str) -> None:
+        self._ddl(table, [f"COMMENT ON TABLE {self.qualified(table)} IS {literal(comment)}"])
+
     # -- loads ----------------------------------------------------------------------------------
 
     def load(self, table: Table, batch: Batch) -> int:

@@ -18,6 +18,7 @@ from typing import Any
 
 import psycopg2
 import psycopg2.extensions
+from psycopg2 import sql
 
 from loaderkit import Batch, Column, Kind, LoadError, Table, Warehouse, describe_key
 from loaderkit.errors import short
@@ -182,6 +183,27 @@ class PostgresWarehouse(Warehouse):
                 f"on ({', '.join(table.keys)}), so records cannot be merged on it: add one, or drop the table"
             )
         self._unique_checked.add(marker)
+
+    # -- the stream a table is written from (loaderkit.Warehouse.check_owner) --------------------
+
+    def table_comment(self, table: Table) -> str | None:
+        rows = self._run(
+            table,
+            "reading the table's comment",
+            [
+                "SELECT obj_description(c.oid, 'pg_class') FROM pg_class c "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = %(schema)s AND c.relname = %(name)s"
+            ],
+            {"schema": table.schema, "name": table.name},
+        )
+        return rows[0][0] if rows else None
+
+    def set_table_comment(self, table: Table, comment: str) -> None:
+        statement = sql.SQL("COMMENT ON TABLE {} IS {}").format(
+            sql.Identifier(table.schema, table.name), sql.Literal(comment)
+        )
+        self._run(table, "writing the table's comment", [statement.as_string(self.con)])
 
     # -- loads ----------------------------------------------------------------------------------
 
