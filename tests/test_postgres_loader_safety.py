@@ -25,6 +25,7 @@ from urllib.parse import urlparse
 import psycopg2
 import pytest
 from bulk import BIN, Loader, error_lines, only_error, output, record, schema, state
+from psycopg2 import sql
 from warehouse import postgres_execute
 
 from loaderkit import Column, Kind, Table
@@ -487,3 +488,74 @@ def test_only_key_columns_do_nothing_and_no_key_appends(pg_database: str) -> Non
     no_keys = Table("s", "x", "t", (Column("id", Kind.INTEGER),), ())
     statement = _render(pg_database, no_keys)
     assert "ON CONFLICT" not in statement and statement.endswith("ORDER BY s.seq")
+
+
+# -- the value rule, case by case (in-process: one warehouse, one load per case) ---------------------
+
+REFUSED = object()
+DT = {"type": "string", "format": "date-time"}
+EXACT = "0.1000000000000000055511151231257827"
+VALUE_CASES = [
+    ("integer", {"type": "integer"}, "5", "5"),
+    ("integer", {"type": "integer"}, '"5"', REFUSED),
+    ("integer", {"type": "integer"}, "5.0", REFUSED),
+    ("integer", {"type": "integer"}, "true", REFUSED),
+    ("integer", {"type": "integer"}, "1e30", REFUSED),
+    ("number", {"type": "number"}, '"12.5"', REFUSED),
+    ("number", {"type": "number"}, "true", REFUSED),
+    ("number", {"type": "number"}, EXACT, EXACT),
+    ("boolean", {"type": "boolean"}, '"yes"', REFUSED),
+    ("boolean", {"type": "boolean"}, "1", REFUSED),
+    ("string", {"type": "string"}, "123", REFUSED),
+    ("string", {"type": "string"}, '{"a": 1}', REFUSED),
+    ("string", {"type": "string"}, '"a\\u0000b"', REFUSED),
+    ("date-time", DT, '"yesterday"', REFUSED),
+    ("date-time", DT, '"now"', REFUSED),
+    ("date-time", DT, "20240101", REFUSED),
+    ("date-time", DT, '"2024-01-01T00:00:00"', "2024-01-01 00:00:00+00"),
+    ("date", {"type": "string", "format": "date"}, '"today"', REFUSED),
+    ("json", {"type": "object"}, '{"p": [1234567890.123456789]}', '{"p": [1234567890.123456789]}'),
+]  # fmt: skip
+
+
+def test_each_value_is_kept_or_refused_never_coerced(pg_database: str, tmp_path: Path) -> None:
+    from loaderkit import Batch, BatchFile, LoadError
+    from loaderkit.warehouse import table_for
+
+    url = urlparse(pg_database)
+    config = {"host": url.hostname, "port": url.port, "user": url.username, "password": url.password,
+              "database": url.path.lstrip("/")}  # fmt: skip
+    _database_settings(pg_database, timezone="Asia/Tokyo")
+    warehouse = PostgresWarehouse(config, logging.getLogger("test"))
+    outcomes = []
+    try:
+        for i, (name, prop, value, _) in enumerate(VALUE_CASES):
+            table = table_for(
+                f"v{i}", {"properties": {"id": {"type": "integer"}, "v": prop}}, ["id"], "proof", ""
+            )
+            spool = tmp_path / f"v{i}.jsonl"
+            spool.write_text(f'{{"id": 1, "v": {value}}}\n')
+            warehouse.prepare(table)
+            try:
+                warehouse.load(table, Batch([BatchFile(spool)], what="record id=1"))
+            except LoadError as refused:
+                assert f"stream 'v{i}'" in str(refused) and "id=1" in str(refused), (name, value, refused)
+                outcomes.append(REFUSED)
+                continue
+            with warehouse.con.cursor() as cur:
+                cur.execute(sql.SQL("SELECT v::text FROM {}").format(sql.Identifier("proof", f"v{i}")))
+                outcomes.append(cur.fetchone()[0])
+            warehouse.con.commit()
+    finally:
+        warehouse.close()
+    wanted = [expected for *_, expected in VALUE_CASES]
+    assert [(c[0], c[2], o) for c, o in zip(VALUE_CASES, outcomes, strict=True)] == [
+        (c[0], c[2], w) for c, w in zip(VALUE_CASES, wanted, strict=True)
+    ]
+
+
+def test_a_key_repeated_in_one_record_keeps_the_last(loader: Loader) -> None:
+    props = {"id": {"type": "integer"}, "s": {"type": "string"}}
+    line = '{"type": "RECORD", "stream": "dup", "record": {"id": 1, "s": "first", "s": "last"}}'
+    assert (r := loader.run([schema("dup", props), line])).returncode == 0, output(r)
+    assert loader.rows("dup", '"s"') == [("last",)]
