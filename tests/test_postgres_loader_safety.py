@@ -322,12 +322,16 @@ class CuttingProxy:
     """A TCP proxy to PostgreSQL that cuts the first connection to send COMMIT after a COPY.
 
     `deliver`: the COMMIT reaches the server and its answer is swallowed (committed, the client never
-    hears it); otherwise the COMMIT is swallowed (the server aborts the transaction). `refuse_after`:
+    hears it); otherwise the COMMIT is swallowed (the server aborts the transaction). `at_copy`: cut at
+    the COPY instead, before anything is committed. `refuse_after`:
     connections after the cut are refused (the server cannot be reached again)."""
 
-    def __init__(self, upstream: tuple[str, int], deliver: bool, refuse_after: bool = False) -> None:
+    def __init__(
+        self, upstream: tuple[str, int], deliver: bool, refuse_after: bool = False, at_copy: bool = False
+    ) -> None:
         self.upstream = upstream
         self.deliver = deliver
+        self.at_copy = at_copy
         self.refuse_after = refuse_after
         self.cut = threading.Event()
         self.listener = socket.create_server(("127.0.0.1", 0))
@@ -362,7 +366,7 @@ class CuttingProxy:
                 seen = tail + data
                 if b"COPY loaderkit_stage" in seen or b'COPY "loaderkit_stage"' in seen:
                     state["copied"] = True
-                if state["copied"] and COMMIT in seen and not self.cut.is_set():
+                if state["copied"] and (self.at_copy or COMMIT in seen) and not self.cut.is_set():
                     self.cut.set()
                     if self.deliver:
                         state["armed"] = True
@@ -447,6 +451,35 @@ def test_a_commit_lost_with_the_server_gone_says_it_is_unknown(loader: Loader, p
     assert "records (id=1 .. id=3)" in line and "may or may not" in line, line
     assert SECRET not in result.stderr
     assert error_lines(result, loader.name) == [line]
+
+
+def test_a_connection_lost_mid_copy_says_nothing_of_the_batch_committed(
+    loader: Loader, proxy_factory: Any
+) -> None:
+    proxy = proxy_factory(deliver=False, at_copy=True)
+    result = loader.run(_two_batches(), batch_size_rows=3, port=proxy.port)
+    assert proxy.cut.is_set()
+    line = only_error(result, loader)
+    assert "records (id=1 .. id=3)" in line and "nothing of it committed" in line, line
+    assert "connection was lost" in line and result.stdout == "", line
+    assert loader.ids("c") == []
+
+
+def test_a_commit_the_server_refuses_says_nothing_of_the_batch_committed(loader: Loader) -> None:
+    messages = _two_batches()
+    assert (r := loader.run(messages[:5])).returncode == 0, output(r)
+    postgres_execute(
+        loader.dsn or "",
+        "CREATE FUNCTION proof.refuse() RETURNS trigger LANGUAGE plpgsql AS "
+        "'BEGIN RAISE EXCEPTION ''refused at commit''; END'",
+        "CREATE CONSTRAINT TRIGGER refuse AFTER INSERT ON proof.c DEFERRABLE INITIALLY DEFERRED "
+        "FOR EACH ROW EXECUTE FUNCTION proof.refuse()",
+    )
+    result = loader.run([messages[0], *messages[5:]])
+    line = only_error(result, loader)
+    assert "records (id=4 .. id=6)" in line and "refused the commit" in line, line
+    assert "nothing of it committed" in line and "refused at commit" in line, line
+    assert loader.ids("c") == [1, 2, 3]
 
 
 def test_numbers_and_decimals_unchanged(loader: Loader) -> None:

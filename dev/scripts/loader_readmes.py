@@ -73,10 +73,10 @@ password can cross the network readable. Use `verify-full` for any server not on
 ### A URL or DSN in a setting
 
 `host`, `user` and `database` each name one thing. A connection string pasted into one of them
-(`postgresql://user:password@host/db`, `host=... password=...`, `user@host`) is refused with one line that
-names the setting and never shows the value (libpq's own error would repeat the password): give host,
-port, user, password and database as settings of their own. A password is removed from any error libpq
-reports.
+(`postgresql://user:password@host/db`, `host=... password=...`, or `user@host` in `host`) is refused
+with one line that names the setting and never shows the value (libpq's own error would repeat the
+password): give host, port, user, password and database as settings of their own. A password is
+removed from any error libpq reports.
 """
 LOADERS: dict[str, tuple[type, Mapping[Kind, str], str, str, str]] = {
     "target-duckdb-bulk": (

@@ -78,9 +78,13 @@ _LOST = (psycopg2.OperationalError, psycopg2.InterfaceError)
 
 # libpq's sslmode values; MeltanoLabs target-postgres takes the same under `ssl_mode`.
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
-# Settings that name one thing each: a URL or key=value pairs in them is a pasted connection string.
-_NAME_SETTINGS = ("host", "user", "database")
-_CONNECTION_STRING = re.compile(r"://|=|@")
+# Settings that name one thing each: a URL or key=value pairs in them is a pasted connection string (and
+# `user@host` in host; a user name may hold an @, as Azure's `user@server` does).
+_CONNECTION_STRINGS = {
+    "host": re.compile(r"://|=|@"),
+    "user": re.compile(r"://|="),
+    "database": re.compile(r"://|="),
+}
 # How long to ask the server what became of a commit whose answer was lost, while it says "in progress".
 COMMIT_STATUS_WAIT_SECONDS = 10.0
 
@@ -97,9 +101,9 @@ def _first_line(exc: BaseException) -> str:
 def _refuse_connection_strings(config: Mapping[str, Any]) -> None:
     """A URL or DSN pasted into host, user or database is refused, and never shown: it may hold a password
     (and libpq's own error would repeat it)."""
-    for name in _NAME_SETTINGS:
+    for name, pattern in _CONNECTION_STRINGS.items():
         value = config.get(name)
-        if isinstance(value, str) and _CONNECTION_STRING.search(value):
+        if isinstance(value, str) and pattern.search(value):
             raise LoadError(
                 f"setting {name!r} holds a connection string (a URL or key=value pairs), not a {name}: give "
                 "host, port, user, password and database as settings of their own (its value is not shown: "

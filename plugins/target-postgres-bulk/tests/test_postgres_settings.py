@@ -39,6 +39,10 @@ def test_a_connection_string_in_a_setting_is_refused_without_its_value(setting: 
     assert SECRET not in str(refused.value)
 
 
+def test_a_user_name_with_an_at_sign_is_a_user_name() -> None:
+    assert _params(user="loader@myserver")["user"] == "loader@myserver"
+
+
 def test_tls_off_leaves_libpq_its_default_and_on_means_verify_full() -> None:
     assert not {"sslmode", "sslrootcert", "sslcert", "sslkey"} & set(_params())
     on = _params(ssl_enable=True, ssl_certificate_authority="~/ca.pem")
