@@ -28,7 +28,8 @@ from bulk import BIN, Loader, error_lines, only_error, output, record, schema, s
 from psycopg2 import sql
 from warehouse import postgres_execute
 
-from loaderkit import Column, Kind, Table
+from loaderkit import Batch, BatchFile, Column, Kind, LoadError, Table
+from loaderkit.warehouse import table_for
 from target_postgres_bulk.warehouse import PostgresWarehouse
 
 SECRET = "Pw-9f3c1e77-never-printed"
@@ -44,6 +45,26 @@ def _database_settings(dsn: str, **settings: str) -> None:
     name = urlparse(dsn).path.lstrip("/")
     quoted = '"' + name.replace('"', '""') + '"'
     postgres_execute(dsn, *(f"ALTER DATABASE {quoted} SET {k} = '{v}'" for k, v in settings.items()))
+
+
+@pytest.fixture
+def warehouse(pg_database: str) -> Iterator[PostgresWarehouse]:
+    """target-postgres-bulk's warehouse in this process, on the test's database (it connects on first use)."""
+    url = urlparse(pg_database)
+    config = {"host": url.hostname, "port": url.port, "user": url.username, "password": url.password,
+              "database": url.path.lstrip("/")}  # fmt: skip
+    made = PostgresWarehouse(config, logging.getLogger("test"))
+    yield made
+    made.close()
+
+
+def _load(warehouse: PostgresWarehouse, tmp_path: Path, stream: str, props: dict[str, Any], row: str) -> None:
+    """One record (JSON text) of a stream loaded as one batch, into schema proof, keyed on id."""
+    table = table_for(stream, {"properties": props}, ["id"], "proof", "")
+    spool = tmp_path / f"{stream}-{len(list(tmp_path.iterdir()))}.jsonl"
+    spool.write_text(row + "\n")
+    warehouse.prepare(table)
+    warehouse.load(table, Batch([BatchFile(spool)], what="record id=1"))
 
 
 def _user_tables(loader: Loader) -> list[tuple[str, str]]:
@@ -243,18 +264,15 @@ def test_odd_names_land_verbatim_under_hostile_server_settings(
 # -- 5. widening, key changes, columns no longer sent ------------------------------------------------
 
 
-def test_widening_keeps_every_value(loader: Loader) -> None:
+def test_widening_keeps_every_value(loader: Loader, warehouse: PostgresWarehouse, tmp_path: Path) -> None:
     """integer -> number -> string, and anything -> JSON (issue 23 item 3): each old value as it was sent."""
     exact = "0.1000000000000000055511151231257827"
 
-    def run(kinds: dict[str, Any], *rows: str) -> None:
-        props = {"id": {"type": "integer"}, **kinds}
-        result = loader.run([schema("w", props), *rows])
-        assert result.returncode == 0, output(result)
+    def run(kinds: dict[str, Any], row: str) -> None:
+        _load(warehouse, tmp_path, "w", {"id": {"type": "integer"}, **kinds}, row)
 
     def row(key: int, **values: Any) -> str:
-        fields = ", ".join(f'"{k}": {v}' for k, v in {"id": key, **values}.items())
-        return '{"type": "RECORD", "stream": "w", "record": {' + fields + "}}"
+        return "{" + ", ".join(f'"{k}": {v}' for k, v in {"id": key, **values}.items()) + "}"
 
     date_time = {"type": ["string", "null"], "format": "date-time"}
     first = {"n": {"type": "integer"}, "doc": {"type": "object"}, "j": {}, "i": {"type": "integer"},
@@ -551,36 +569,23 @@ VALUE_CASES = [
 ]  # fmt: skip
 
 
-def test_each_value_is_kept_or_refused_never_coerced(pg_database: str, tmp_path: Path) -> None:
-    from loaderkit import Batch, BatchFile, LoadError
-    from loaderkit.warehouse import table_for
-
-    url = urlparse(pg_database)
-    config = {"host": url.hostname, "port": url.port, "user": url.username, "password": url.password,
-              "database": url.path.lstrip("/")}  # fmt: skip
-    _database_settings(pg_database, timezone="Asia/Tokyo")
-    warehouse = PostgresWarehouse(config, logging.getLogger("test"))
+def test_each_value_is_kept_or_refused_never_coerced(
+    pg_database: str, warehouse: PostgresWarehouse, tmp_path: Path
+) -> None:
+    _database_settings(pg_database, timezone="Asia/Tokyo")  # before the warehouse connects
     outcomes = []
-    try:
-        for i, (name, prop, value, _) in enumerate(VALUE_CASES):
-            table = table_for(
-                f"v{i}", {"properties": {"id": {"type": "integer"}, "v": prop}}, ["id"], "proof", ""
-            )
-            spool = tmp_path / f"v{i}.jsonl"
-            spool.write_text(f'{{"id": 1, "v": {value}}}\n')
-            warehouse.prepare(table)
-            try:
-                warehouse.load(table, Batch([BatchFile(spool)], what="record id=1"))
-            except LoadError as refused:
-                assert f"stream 'v{i}'" in str(refused) and "id=1" in str(refused), (name, value, refused)
-                outcomes.append(REFUSED)
-                continue
-            with warehouse.con.cursor() as cur:
-                cur.execute(sql.SQL("SELECT v::text FROM {}").format(sql.Identifier("proof", f"v{i}")))
-                outcomes.append(cur.fetchone()[0])
-            warehouse.con.commit()
-    finally:
-        warehouse.close()
+    for i, (name, prop, value, _) in enumerate(VALUE_CASES):
+        props = {"id": {"type": "integer"}, "v": prop}
+        try:
+            _load(warehouse, tmp_path, f"v{i}", props, f'{{"id": 1, "v": {value}}}')
+        except LoadError as refused:
+            assert f"stream 'v{i}'" in str(refused) and "id=1" in str(refused), (name, value, refused)
+            outcomes.append(REFUSED)
+            continue
+        with warehouse.con.cursor() as cur:
+            cur.execute(sql.SQL("SELECT v::text FROM {}").format(sql.Identifier("proof", f"v{i}")))
+            outcomes.append(cur.fetchone()[0])
+        warehouse.con.commit()
     wanted = [expected for *_, expected in VALUE_CASES]
     assert [(c[0], c[2], o) for c, o in zip(VALUE_CASES, outcomes, strict=True)] == [
         (c[0], c[2], w) for c, w in zip(VALUE_CASES, wanted, strict=True)
