@@ -17,7 +17,7 @@ from singer_sdk.exceptions import (
 from singer_sdk.helpers.capabilities import PluginCapabilities
 from singer_sdk.mapper import SameRecordTransform
 
-from loaderkit.errors import LoadError, describe_key, short
+from loaderkit.errors import LoadError, describe_key, short, without_value
 from loaderkit.reader import BulkReader, FastStream
 from loaderkit.sink import BulkSink
 from loaderkit.warehouse import Warehouse
@@ -193,5 +193,6 @@ class BulkTarget(Target):
             cls.logger.error("%s: %s", cls.name, exc)
             sys.exit(1)
         except ConfigValidationError as exc:
-            cls.logger.error("%s: invalid config: %s", cls.name, "; ".join(exc.errors) or str(exc))
+            errors = "; ".join(map(without_value, exc.errors)) or str(exc)
+            cls.logger.error("%s: invalid config: %s", cls.name, errors)
             sys.exit(1)
