@@ -246,6 +246,10 @@ def test_odd_names_land_verbatim_under_hostile_server_settings(
 
     assert _user_tables(loader) == [(schema_name, stream.split("-", 1)[-1] if not target_schema else stream)]
     assert _user_functions(loader) == []
+    schemas = loader.query(
+        "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema'"
+    )
+    assert sorted(r[0] for r in schemas) == sorted({"public", schema_name})
     table = (
         '"'
         + schema_name.replace('"', '""')
