@@ -25,6 +25,59 @@ JSON_SCHEMA = {
     Kind.TIME: '`string` with `"format": "time"`',
     Kind.JSON: "`object`, `array`, mixed types",
 }
+# target-postgres-bulk's value rule, TLS and connection-string notes (the PostgreSQL part of the README).
+POSTGRES_RULES = """\
+### What each column accepts (PostgreSQL)
+
+Checked set-wise in the server before the merge; a value that does not fit refuses the batch with one line
+naming the stream, the record's key, the property and the value. Nothing is coerced.
+
+| JSON schema | accepts | refused (examples) |
+|:--|:--|:--|
+| `integer` | JSON numbers without a fraction, within `bigint` | `"5"`, `5.0`, `true`, `1e30` |
+| `number` | any JSON number, every digit kept (`numeric`) | `"12.5"`, `true` |
+| `boolean` | `true`, `false` | `"yes"`, `1` |
+| `string` | JSON strings | `123`, `{"a": 1}`, `"\\u0000"` (text cannot hold it) |
+| `date-time` | ISO 8601 strings; without a zone: UTC | `"yesterday"`, `"now"`, `20240101` |
+| `date`, `time` | ISO 8601 strings | `"today"`, numbers |
+| object, array, mixed, untyped | any JSON value (`jsonb`), nested digits kept | `"\\u0000"` |
+
+A date-time without a zone is read as UTC whatever the server's or the database's `TimeZone` (the
+session sets `TimeZone` to UTC). `null` fits every column but a key property. A key repeated inside one
+record: the last one wins (as JSON parsers and `jsonb` read it).
+
+**Schema changes keep every value.** integer to number casts to `numeric`; anything to string turns each
+old value into the text of its JSON form (a date-time as `2024-01-01T00:00:00+00:00`, a JSON string without
+its quotes, an object as JSON text); anything to JSON turns each old value into the JSON value it was
+loaded from. Other type changes are refused. A column the stream no longer sends, or one you added
+yourself, keeps its values on the rows a merge updates. A change of key properties on an existing table
+(it has no primary key or unique index on the new keys) is refused with one line.
+
+**A commit whose answer is lost** (the connection drops while committing) is asked about on a new
+connection with `txid_status`: committed, the load goes on (a warning says so); rolled back, the error says
+nothing of that batch is in the table; when the server cannot be asked, the error says the batch may or
+may not be in the table. A batch lost before its commit was sent is never in the table.
+
+### TLS
+
+Named as MeltanoLabs `target-postgres` names them: `ssl_enable` turns TLS on with `ssl_mode` (libpq's
+`sslmode`, default `verify-full`: the certificate must chain to `ssl_certificate_authority`, libpq's
+`sslrootcert`, and name the host); `ssl_client_certificate_enable` adds a client certificate
+(`ssl_client_certificate`, `ssl_client_private_key`: libpq's `sslcert`, `sslkey`). Each certificate or key
+is a file path or the PEM text itself (written to a 0600 file in a private folder, removed at exit). With
+`ssl_enable` off the loader leaves libpq its default, `sslmode=prefer` (or `PGSSLMODE`): TLS when the
+server offers it, **with any certificate, and plain text when it does not, without a word**, so a
+password can cross the network readable. Use `verify-full` for any server not on this machine.
+`ssl_mode` or `ssl_certificate_authority` set while `ssl_enable` is off is refused, not ignored.
+
+### A URL or DSN in a setting
+
+`host`, `user` and `database` each name one thing. A connection string pasted into one of them
+(`postgresql://user:password@host/db`, `host=... password=...`, or `user@host` in `host`) is refused
+with one line that names the setting and never shows the value (libpq's own error would repeat the
+password): give host, port, user, password and database as settings of their own. A password is
+removed from any error libpq reports.
+"""
 LOADERS: dict[str, tuple[type, Mapping[Kind, str], str, str, str]] = {
     "target-duckdb-bulk": (
         TargetDuckDBBulk,
@@ -49,7 +102,7 @@ LOADERS: dict[str, tuple[type, Mapping[Kind, str], str, str, str]] = {
         "`INSERT ... SELECT DISTINCT ON (key) ... ON CONFLICT (key) DO UPDATE` merges the batch (its last "
         "record per key wins), all in one transaction. Tables get a primary key on the key properties. "
         "JSON-schema `number` is unconstrained `numeric`: every digit a tap sends is kept. A password is "
-        "optional (a server that trusts the connection needs none); it is never logged.",
+        "optional (a server that trusts the connection needs none); it is never logged.\n\n" + POSTGRES_RULES,
     ),
 }
 

@@ -86,12 +86,15 @@ def columns_from_schema(schema: Mapping[str, Any]) -> list[Column]:
 
 
 def changes(
-    existing: Mapping[str, Kind | None], wanted: Iterable[Column]
+    existing: Mapping[str, Kind | None],
+    wanted: Iterable[Column],
+    widenings: frozenset[tuple[Kind, Kind]] = WIDENINGS,
 ) -> tuple[list[Column], list[Column], list[str]]:
     """Compare a table's columns with a schema's: (to add, to widen, refusals as sentences).
 
     `existing` maps column name to its kind, None when the table's type is none of ours (a table made by
-    someone else): such a column is used as it is.
+    someone else): such a column is used as it is. `widenings`: the changes the database makes without
+    losing a value (WIDENINGS unless the warehouse says more).
     """
     add, widen, refused = [], [], []
     for column in wanted:
@@ -101,7 +104,7 @@ def changes(
         have = existing[column.name]
         if have is None or have == column.kind:
             continue
-        if (have, column.kind) in WIDENINGS:
+        if (have, column.kind) in widenings:
             widen.append(column)
         else:
             refused.append(

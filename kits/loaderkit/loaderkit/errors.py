@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 _VALUE_CHARS = 80
+# A JSON-schema message that starts with the offending string value ("'x' is not of type 'integer'").
+_QUOTED_VALUE = re.compile(
+    r"""^(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")(?= (?:is|does|has|should|was|are) )"""
+)
 
 
 class LoadError(Exception):
@@ -27,3 +32,9 @@ def describe_key(record: Mapping[str, Any] | None, keys: Sequence[str]) -> str:
         return ", ".join(f"{k}={short(record[k])}" for k in keys)
     shown = list(record.items())[:2]
     return "with " + ", ".join(f"{k}={short(v)}" for k, v in shown) + (", ..." if len(record) > 2 else "")
+
+
+def without_value(error: str) -> str:
+    """A config validation error without the string value it names: a DSN pasted into the wrong setting
+    carries a password ("'postgresql://u:secret@h/d' is not of type 'integer' in config['port']")."""
+    return _QUOTED_VALUE.sub("the value", error)

@@ -17,7 +17,7 @@ from singer_sdk.exceptions import (
 )
 from singer_sdk.helpers.capabilities import PluginCapabilities
 
-from loaderkit.errors import LoadError, describe_key, short
+from loaderkit.errors import LoadError, describe_key, short, without_value
 from loaderkit.fastpath import fast_stream
 from loaderkit.reader import BulkReader
 from loaderkit.sink import BulkSink
@@ -184,5 +184,6 @@ class BulkTarget(Target):
             cls.logger.error("%s: %s", cls.name, exc)
             sys.exit(1)
         except ConfigValidationError as exc:
-            cls.logger.error("%s: invalid config: %s", cls.name, "; ".join(exc.errors) or str(exc))
+            errors = "; ".join(map(without_value, exc.errors)) or str(exc)
+            cls.logger.error("%s: invalid config: %s", cls.name, errors)
             sys.exit(1)

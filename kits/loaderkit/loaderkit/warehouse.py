@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from loaderkit.background import LoadQueue
-from loaderkit.columns import Column, Kind, changes, columns_from_schema
+from loaderkit.columns import WIDENINGS, Column, Kind, changes, columns_from_schema
 from loaderkit.errors import LoadError
 
 
@@ -101,6 +101,8 @@ class Warehouse(abc.ABC):
     max_identifier_bytes: int | None = None
     # whether the database compares identifiers without regard to case, even quoted (DuckDB)
     case_insensitive_identifiers: bool = False
+    # (from, to) kinds whose column this database changes in place keeping every value
+    widenings: frozenset[tuple[Kind, Kind]] = WIDENINGS
 
     def __init__(self, config: Mapping[str, Any], logger: logging.Logger) -> None:
         self.config = config
@@ -207,7 +209,7 @@ class Warehouse(abc.ABC):
         if existing is None:
             self.create_table(table)
         else:
-            add, widen, refused = changes(existing, table.columns)
+            add, widen, refused = changes(existing, table.columns, self.widenings)
             if refused:
                 raise LoadError(f"stream {table.stream!r}: table {self.qualified(table)}: {refused[0]}")
             for column in add:

@@ -6,14 +6,23 @@ parses the JSON (numbers as numeric: every digit kept) and `jsonb_populate_recor
 row of the target table's own type, so all typing happens in C, set-wise. One
 `INSERT ... ON CONFLICT (key) DO UPDATE` merges the batch (its last record per key wins); without key
 properties it is a plain INSERT. All of it is one transaction.
+
+Every name and value that reaches a statement goes through psycopg2's own quoting (`sql.Identifier`,
+`sql.Literal`, parameters), so a stream or property name cannot end a literal or an identifier whatever the
+server's `standard_conforming_strings`; no statement carries a function body. The session reads date-times
+without a zone as UTC (`SET TimeZone`), whatever the server's or the database's default.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gzip
+import os
 import re
-from collections.abc import Sequence
+import shutil
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import psycopg2
@@ -21,6 +30,7 @@ import psycopg2.extensions
 from psycopg2 import sql
 
 from loaderkit import Batch, Column, Kind, LoadError, Table, Warehouse, describe_key
+from loaderkit.columns import WIDENINGS
 from loaderkit.errors import short
 
 TYPES = {
@@ -32,6 +42,14 @@ TYPES = {
     Kind.DATE: "date",
     Kind.TIME: "time without time zone",
     Kind.JSON: "jsonb",
+}
+# How a column's old values become the new type's, value for value: numbers keep their digits; as text,
+# every type reads as its JSON form would (a date-time in ISO 8601 with its offset, a JSON string without
+# its quotes, an object as JSON); as jsonb, each value is the JSON value it was loaded from.
+CASTS = {
+    Kind.NUMBER: "{}::numeric",
+    Kind.STRING: "to_json({}) #>> '{{}}'",
+    Kind.JSON: "to_jsonb({})",
 }
 # jsonb_typeof names a column of each kind accepts (JSON columns take anything); integers are numbers
 # written without a fraction or exponent.
@@ -51,10 +69,24 @@ ISO_PREFIX = {
     Kind.DATE: "^[0-9]{4}-[0-9]{2}-[0-9]{2}",
     Kind.TIME: "^[0-9]{2}:[0-9]{2}",
 }
-STAGE = "loaderkit_stage"
+STAGE = sql.Identifier("loaderkit_stage")
 # CSV with a quote and a delimiter that never occur in a JSON line: each line arrives as one value.
-COPY = f"COPY {STAGE} (data) FROM STDIN WITH (FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01')"
+COPY = sql.SQL("COPY {} (data) FROM STDIN WITH (FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01')").format(
+    STAGE
+)
 _LOST = (psycopg2.OperationalError, psycopg2.InterfaceError)
+
+# libpq's sslmode values; MeltanoLabs target-postgres takes the same under `ssl_mode`.
+SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+# Settings that name one thing each: a URL or key=value pairs in them is a pasted connection string (and
+# `user@host` in host; a user name may hold an @, as Azure's `user@server` does).
+_CONNECTION_STRINGS = {
+    "host": re.compile(r"://|=|@"),
+    "user": re.compile(r"://|="),
+    "database": re.compile(r"://|="),
+}
+# How long to ask the server what became of a commit whose answer was lost, while it says "in progress".
+COMMIT_STATUS_WAIT_SECONDS = 10.0
 
 
 def _first_line(exc: BaseException) -> str:
@@ -66,42 +98,122 @@ def _first_line(exc: BaseException) -> str:
     return first + (f" ({where.removeprefix('CONTEXT:').strip()})" if where else "")
 
 
+def _refuse_connection_strings(config: Mapping[str, Any]) -> None:
+    """A URL or DSN pasted into host, user or database is refused, and never shown: it may hold a password
+    (and libpq's own error would repeat it)."""
+    for name, pattern in _CONNECTION_STRINGS.items():
+        value = config.get(name)
+        if isinstance(value, str) and pattern.search(value):
+            raise LoadError(
+                f"setting {name!r} holds a connection string (a URL or key=value pairs), not a {name}: give "
+                "host, port, user, password and database as settings of their own (its value is not shown: "
+                "it may carry a password)"
+            )
+
+
 class PostgresWarehouse(Warehouse):
     types = TYPES
     max_identifier_bytes = 63
+    widenings = WIDENINGS | {(k, Kind.JSON) for k in Kind if k is not Kind.JSON}
 
     def __init__(self, config: Any, logger: Any) -> None:
         super().__init__(config, logger)
         self._con: psycopg2.extensions.connection | None = None
         self._unique_checked: set[tuple[str, str, tuple[str, ...]]] = set()
+        self._cert_dir: str | None = None
+
+    # -- connecting -----------------------------------------------------------------------------
+
+    def connect_params(self) -> dict[str, Any]:
+        """libpq's parameters from the settings; refuses a pasted connection string and TLS settings
+        that contradict each other."""
+        c = self.config
+        _refuse_connection_strings(c)
+        params: dict[str, Any] = {
+            "host": c.get("host") or "localhost",
+            "port": int(c.get("port") or 5432),
+            "user": c["user"],
+            "dbname": c["database"],
+            "connect_timeout": int(c.get("connect_timeout") or 30),
+            "application_name": "target-postgres-bulk",
+            # A server that vanishes mid-load is noticed instead of waited on for ever.
+            "keepalives": 1,
+            "keepalives_idle": 30,
+            "keepalives_interval": 10,
+            "keepalives_count": 3,
+        }
+        if c.get("password"):
+            params["password"] = c["password"]
+        params.update(self._tls_params())
+        return params
+
+    def _tls_params(self) -> dict[str, str]:
+        c = self.config
+        params: dict[str, str] = {}
+        if c.get("ssl_enable"):
+            mode = c.get("ssl_mode") or "verify-full"
+            if mode not in SSL_MODES:
+                raise LoadError(
+                    f"setting 'ssl_mode' must be one of {', '.join(SSL_MODES)}, not {short(mode)}"
+                )
+            params["sslmode"] = mode
+            if c.get("ssl_certificate_authority"):
+                params["sslrootcert"] = self._cert_file(c["ssl_certificate_authority"], "root.crt")
+        else:
+            given = [n for n in ("ssl_mode", "ssl_certificate_authority") if c.get(n)]
+            if given:
+                raise LoadError(
+                    f"setting {given[0]!r} is set but 'ssl_enable' is off, so it would not be used: "
+                    "set ssl_enable to true (or remove it)"
+                )
+        if c.get("ssl_client_certificate_enable"):
+            missing = [n for n in ("ssl_client_certificate", "ssl_client_private_key") if not c.get(n)]
+            if missing:
+                raise LoadError(f"ssl_client_certificate_enable is on but setting {missing[0]!r} is not set")
+            params["sslcert"] = self._cert_file(c["ssl_client_certificate"], "client.crt")
+            params["sslkey"] = self._cert_file(c["ssl_client_private_key"], "client.key")
+        return params
+
+    def _cert_file(self, value: str, name: str) -> str:
+        """A path as it is; a certificate or key given as text (PEM) in a 0600 file of a private folder."""
+        if "-----BEGIN" not in value:
+            return os.path.expanduser(value)
+        if self._cert_dir is None:
+            self._cert_dir = tempfile.mkdtemp(prefix="target-postgres-bulk-tls-")  # 0700
+        path = os.path.join(self._cert_dir, name)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(value)
+        return path
 
     @property
     def con(self) -> psycopg2.extensions.connection:
         if self._con is None:
-            c = self.config
-            params: dict[str, Any] = {
-                "host": c.get("host") or "localhost",
-                "port": int(c.get("port") or 5432),
-                "user": c["user"],
-                "dbname": c["database"],
-                "connect_timeout": int(c.get("connect_timeout") or 30),
-                "application_name": "target-postgres-bulk",
-                # A server that vanishes mid-load is noticed instead of waited on for ever.
-                "keepalives": 1,
-                "keepalives_idle": 30,
-                "keepalives_interval": 10,
-                "keepalives_count": 3,
-            }
-            if c.get("password"):
-                params["password"] = c["password"]
+            params = self.connect_params()
             try:
-                self._con = psycopg2.connect(**params)
+                con = psycopg2.connect(**params)
+                with con.cursor() as cur:
+                    # Date-times without a zone are UTC, whatever the server's or database's TimeZone.
+                    cur.execute("SET TimeZone TO 'UTC'")
+                con.commit()
             except psycopg2.Error as exc:
                 where = f"{params['user']}@{params['host']}:{params['port']}/{params['dbname']}"
-                raise LoadError(f"cannot connect to PostgreSQL as {where}: {_first_line(exc)}") from None
+                reason = _first_line(exc)
+                if params.get("password"):
+                    reason = reason.replace(params["password"], "***")
+                raise LoadError(f"cannot connect to PostgreSQL as {where}: {reason}") from None
+            self._con = con
         return self._con
 
-    def _run(self, table: Table, what: str, statements: Sequence[str], params: Any = None) -> list[tuple]:
+    def _drop_connection(self) -> None:
+        if self._con is not None:
+            with contextlib.suppress(psycopg2.Error):
+                self._con.close()
+            self._con = None
+
+    def _run(
+        self, table: Table, what: str, statements: Sequence[sql.Composable | str], params: Any = None
+    ) -> list[tuple]:
         """Statements in one transaction; the last one's rows."""
         rows: list[tuple] = []
         try:
@@ -122,6 +234,10 @@ class PostgresWarehouse(Warehouse):
 
     # -- tables ---------------------------------------------------------------------------------
 
+    @staticmethod
+    def _table(table: Table) -> sql.Identifier:
+        return sql.Identifier(table.schema, table.name)
+
     def existing_columns(self, table: Table) -> dict[str, Kind | None] | None:
         rows = self._run(
             table,
@@ -137,28 +253,38 @@ class PostgresWarehouse(Warehouse):
         return {name: self.kind_of_type(data_type) for name, data_type in rows}
 
     def create_table(self, table: Table) -> None:
-        columns = [f"{self.quote(c.name)} {TYPES[c.kind]}" for c in table.columns]
+        columns = [
+            sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(TYPES[c.kind])) for c in table.columns
+        ]
         if table.keys:
-            columns.append(f"PRIMARY KEY ({', '.join(map(self.quote, table.keys))})")
+            columns.append(sql.SQL("PRIMARY KEY ({})").format(_idents(table.keys)))
         self._run(
             table,
             f"creating table {self.qualified(table)}",
             [
-                f"CREATE SCHEMA IF NOT EXISTS {self.quote(table.schema)}",
-                f"CREATE TABLE IF NOT EXISTS {self.qualified(table)} ({', '.join(columns)})",
+                sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(table.schema)),
+                sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(
+                    self._table(table), sql.SQL(", ").join(columns)
+                ),
             ],
         )
 
     def alter_table(self, table: Table, add: list[Column], widen: list[Column]) -> None:
-        name = self.qualified(table)
-        statements = [f"ALTER TABLE {name} ADD COLUMN {self.quote(c.name)} {TYPES[c.kind]}" for c in add]
+        name = self._table(table)
+        statements = [
+            sql.SQL("ALTER TABLE {} ADD COLUMN {} {}").format(
+                name, sql.Identifier(c.name), sql.SQL(TYPES[c.kind])
+            )
+            for c in add
+        ]
         statements += [
-            f"ALTER TABLE {name} ALTER COLUMN {self.quote(c.name)} TYPE {TYPES[c.kind]} "
-            f"USING {self.quote(c.name)}::{TYPES[c.kind]}"
+            sql.SQL("ALTER TABLE {} ALTER COLUMN {} TYPE {} USING " + CASTS[c.kind]).format(
+                name, sql.Identifier(c.name), sql.SQL(TYPES[c.kind]), sql.Identifier(c.name)
+            )
             for c in widen
         ]
         if statements:
-            self._run(table, f"changing table {name}", statements)
+            self._run(table, f"changing table {self.qualified(table)}", statements)
 
     def prepare(self, table: Table) -> None:
         super().prepare(table)
@@ -212,13 +338,15 @@ class PostgresWarehouse(Warehouse):
         try:
             with self.con.cursor() as cur:
                 cur.execute(
-                    f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} (seq bigserial, data jsonb) "
-                    "ON COMMIT DELETE ROWS"
+                    sql.SQL(
+                        "CREATE TEMP TABLE IF NOT EXISTS {} (seq bigserial, data jsonb) ON COMMIT DELETE ROWS"
+                    ).format(STAGE)
                 )
+                copy = COPY.as_string(cur)
                 for file in batch.files:
                     opener = gzip.open if file.gzip else open
                     with opener(file.path, "rb") as stream:
-                        cur.copy_expert(COPY, stream, size=1 << 20)
+                        cur.copy_expert(copy, stream, size=1 << 20)
                 self._check(cur, table, batch)
                 cur.execute("SAVEPOINT loaderkit_merge")
                 try:
@@ -226,10 +354,8 @@ class PostgresWarehouse(Warehouse):
                 except psycopg2.DataError as exc:
                     cur.execute("ROLLBACK TO SAVEPOINT loaderkit_merge")
                     raise LoadError(f"stream {table.stream!r}: {self._diagnose(cur, table, exc)}") from None
-                cur.execute(f"SELECT count(*) FROM {STAGE}")
-                rows = int(cur.fetchone()[0])
-            self.con.commit()
-            return rows
+                cur.execute(sql.SQL("SELECT count(*), txid_current() FROM {}").format(STAGE))
+                rows, xid = cur.fetchone()
         except LoadError:
             self._rollback()
             raise
@@ -244,14 +370,61 @@ class PostgresWarehouse(Warehouse):
         except OSError as exc:  # a BATCH file that cannot be read or is not gzip
             self._rollback()
             raise LoadError(f"{failed}, nothing of it committed: {exc}") from None
+        try:
+            self.con.commit()
+        except _LOST as exc:
+            self._after_lost_commit(table, batch, int(xid), exc)
+        except psycopg2.Error as exc:  # the server refused the commit: it rolled the transaction back
+            self._rollback()
+            raise LoadError(
+                f"{failed}, the server refused the commit, nothing of it committed: {_first_line(exc)}"
+            ) from None
+        return int(rows)
+
+    def _after_lost_commit(self, table: Table, batch: Batch, xid: int, exc: BaseException) -> None:
+        """The connection died while committing: ask the server (on a new connection) what became of the
+        transaction, and say that. Returns when it committed; raises when it did not, or nobody can tell."""
+        lost = f"stream {table.stream!r}: the connection was lost while committing {batch.what} into " + (
+            f"{self.qualified(table)} ({_first_line(exc)})"
+        )
+        self._drop_connection()
+        status: str | None = None
+        try:
+            deadline = time.monotonic() + COMMIT_STATUS_WAIT_SECONDS
+            with self.con.cursor() as cur:
+                while True:
+                    cur.execute("SELECT txid_status(%s)", (xid,))
+                    status = cur.fetchone()[0]
+                    if status != "in progress" or time.monotonic() > deadline:
+                        break
+                    time.sleep(0.1)
+            self.con.commit()
+        except (LoadError, psycopg2.Error):
+            self._drop_connection()
+            status = None
+        if status == "committed":
+            self.logger.warning("%s; the server committed it (transaction %d): it is in the table", lost, xid)
+            return
+        if status == "aborted":
+            raise LoadError(
+                f"{lost}; the server rolled it back (transaction {xid}): nothing of it is in the table"
+            )
+        known = "the server could not be asked again" if status is None else f"the server says {status!r}"
+        raise LoadError(
+            f"{lost}; {known}, so it may or may not be in the table: look for its records there "
+            f"before loading them again (transaction {xid})"
+        )
 
     def _check(self, cur: Any, table: Table, batch: Batch) -> None:
         """Refuse the batch at its first bad record: a missing key, a value its column cannot hold."""
         if table.keys:
-            missing = " OR ".join(
-                f"coalesce(jsonb_typeof(data -> {self._lit(k)}), 'null') = 'null'" for k in table.keys
+            missing = sql.SQL(" OR ").join(
+                sql.SQL("coalesce(jsonb_typeof(data -> {}), 'null') = 'null'").format(sql.Literal(k))
+                for k in table.keys
             )
-            cur.execute(f"SELECT seq, data::text FROM {STAGE} WHERE {missing} ORDER BY seq LIMIT 1")
+            cur.execute(
+                sql.SQL("SELECT seq, data::text FROM {} WHERE {} ORDER BY seq LIMIT 1").format(STAGE, missing)
+            )
             row = cur.fetchone()
             if row is not None:
                 raise LoadError(
@@ -264,20 +437,24 @@ class PostgresWarehouse(Warehouse):
             accepted = JSON_TYPES.get(column.kind)
             if accepted is None:
                 continue
-            value = f"(data -> {self._lit(column.name)})"
-            wrong = f"jsonb_typeof({value}) NOT IN ('null', '{accepted}')"
+            value = sql.SQL("(data -> {})").format(sql.Literal(column.name))
+            wrong = sql.SQL("jsonb_typeof({v}) NOT IN ('null', {t})").format(v=value, t=sql.Literal(accepted))
             if column.kind is Kind.INTEGER:
-                wrong += f" OR (jsonb_typeof({value}) = 'number' AND {value}::text !~ '^-?[0-9]+$')"
+                wrong += sql.SQL(" OR (jsonb_typeof({v}) = 'number' AND {v}::text !~ '^-?[0-9]+$')").format(
+                    v=value
+                )
             if column.kind in ISO_PREFIX:
-                pattern = ISO_PREFIX[column.kind]
-                wrong += f" OR (jsonb_typeof({value}) = 'string' AND ({value} #>> '{{}}') !~ '{pattern}')"
-            checks.append((column, wrong))
+                wrong += sql.SQL(" OR (jsonb_typeof({v}) = 'string' AND ({v} #>> '{{}}') !~ {p})").format(
+                    v=value, p=sql.Literal(ISO_PREFIX[column.kind])
+                )
+            checks.append(sql.SQL("WHEN {} THEN {}").format(wrong, sql.Literal(column.name)))
         if not checks:
             return
-        which = " ".join(f"WHEN {cond} THEN {self._lit(c.name)}" for c, cond in checks)
         cur.execute(
-            f"SELECT bad, data FROM (SELECT seq, CASE {which} END AS bad, data FROM {STAGE}) AS s "
-            "WHERE bad IS NOT NULL ORDER BY seq LIMIT 1"
+            sql.SQL(
+                "SELECT bad, data FROM (SELECT seq, CASE {} END AS bad, data FROM {}) AS s "
+                "WHERE bad IS NOT NULL ORDER BY seq LIMIT 1"
+            ).format(sql.SQL(" ").join(checks), STAGE)
         )
         row = cur.fetchone()
         if row is not None:
@@ -289,55 +466,69 @@ class PostgresWarehouse(Warehouse):
             )
 
     def _diagnose(self, cur: Any, table: Table, exc: psycopg2.Error) -> str:
-        """The first staged record the table's types refuse, found row by row (only after a failure)."""
-        function = "pg_temp.loaderkit_first_bad"
-        cur.execute(
-            f"""CREATE OR REPLACE FUNCTION {function}() RETURNS TABLE (bad_data jsonb, bad_error text)
-            LANGUAGE plpgsql AS $f$
-            DECLARE s record;
-            BEGIN
-              FOR s IN SELECT st.seq, st.data FROM {STAGE} st ORDER BY st.seq LOOP
-                BEGIN
-                  PERFORM jsonb_populate_record(NULL::{self.qualified(table)}, s.data);
-                EXCEPTION WHEN others THEN
-                  bad_data := s.data; bad_error := SQLERRM; RETURN NEXT; RETURN;
-                END;
-              END LOOP;
-            END $f$"""
-        )
-        cur.execute(f"SELECT * FROM {function}()")
-        row = cur.fetchone()
-        if row is None:
+        """The first staged record the table's types refuse (only after a failure): a bisection over the
+        staged rows, each probe in a savepoint, all of it set-wise in the server (no function bodies)."""
+        probe = sql.SQL(
+            "SELECT count(*) FROM {} s CROSS JOIN LATERAL jsonb_populate_record(NULL::{}, s.data) AS r "
+            "WHERE s.seq BETWEEN %s AND %s"
+        ).format(STAGE, self._table(table))
+
+        def refused(low: int, high: int) -> str | None:
+            cur.execute("SAVEPOINT loaderkit_probe")
+            try:
+                cur.execute(probe, (low, high))
+            except psycopg2.DataError as error:
+                cur.execute("ROLLBACK TO SAVEPOINT loaderkit_probe")
+                return _first_line(error)
+            cur.execute("RELEASE SAVEPOINT loaderkit_probe")
+            return None
+
+        cur.execute(sql.SQL("SELECT min(seq), max(seq) FROM {}").format(STAGE))
+        low, high = cur.fetchone()
+        if low is None or refused(low, high) is None:
             return f"the merge failed: {_first_line(exc)}"
-        record, error = row
+        first = low
+        while low < high:  # the first failing row is in [low, high]
+            middle = (low + high) // 2
+            if refused(first, middle) is not None:
+                high = middle
+            else:
+                low = middle + 1
+        error = refused(low, low) or _first_line(exc)
+        cur.execute(sql.SQL("SELECT data FROM {} WHERE seq = %s").format(STAGE), (low,))
+        record = cur.fetchone()[0]
         return f"record {describe_key(record, table.keys)}: {error}"
 
-    @staticmethod
-    def _lit(text: str) -> str:
-        return "'" + text.replace("'", "''") + "'"
-
-    def _merge_sql(self, table: Table) -> str:
-        target = self.qualified(table)
-        names = ", ".join(self.quote(c.name) for c in table.columns)
-        values = ", ".join(f"r.{self.quote(c.name)}" for c in table.columns)
-        source = f"FROM {STAGE} s CROSS JOIN LATERAL jsonb_populate_record(NULL::{target}, s.data) AS r"
+    def _merge_sql(self, table: Table) -> sql.Composed:
+        target = self._table(table)
+        names = _idents(c.name for c in table.columns)
+        values = sql.SQL(", ").join(sql.SQL("r.{}").format(sql.Identifier(c.name)) for c in table.columns)
+        source = sql.SQL("FROM {} s CROSS JOIN LATERAL jsonb_populate_record(NULL::{}, s.data) AS r").format(
+            STAGE, target
+        )
         if not table.keys:
-            return f"INSERT INTO {target} ({names}) SELECT {values} {source} ORDER BY s.seq"
-        keys = ", ".join(f"r.{self.quote(k)}" for k in table.keys)
+            return sql.SQL("INSERT INTO {} ({}) SELECT {} {} ORDER BY s.seq").format(
+                target, names, values, source
+            )
+        keys = sql.SQL(", ").join(sql.SQL("r.{}").format(sql.Identifier(k)) for k in table.keys)
         others = [c.name for c in table.columns if c.name not in table.keys]
         action = (
-            "DO UPDATE SET " + ", ".join(f"{self.quote(n)} = EXCLUDED.{self.quote(n)}" for n in others)
+            sql.SQL("DO UPDATE SET ")
+            + sql.SQL(", ").join(sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(n)) for n in others)
             if others
-            else "DO NOTHING"
+            else sql.SQL("DO NOTHING")
         )
-        return (
-            f"INSERT INTO {target} ({names}) SELECT DISTINCT ON ({keys}) {values} {source} "
-            f"ORDER BY {keys}, s.seq DESC "
-            f"ON CONFLICT ({', '.join(map(self.quote, table.keys))}) {action}"
-        )
+        return sql.SQL(
+            "INSERT INTO {} ({}) SELECT DISTINCT ON ({}) {} {} ORDER BY {}, s.seq DESC ON CONFLICT ({}) {}"
+        ).format(target, names, keys, values, source, keys, _idents(table.keys), action)
 
     def close(self) -> None:
         super().close()
-        if self._con is not None:
-            self._con.close()
-            self._con = None
+        self._drop_connection()
+        if self._cert_dir is not None:
+            shutil.rmtree(self._cert_dir, ignore_errors=True)
+            self._cert_dir = None
+
+
+def _idents(names: Any) -> sql.Composed:
+    return sql.SQL(", ").join(sql.Identifier(n) for n in names)
