@@ -262,7 +262,7 @@ def test_definition_has_the_fields_of_meltanos_own(plugin: str) -> None:
                 f"{where}: {value!r} is no {setting['kind']}"
             )
             assert setting["kind"] == "boolean" or not isinstance(value, bool), f"{where}: {value!r}"
-        if setting["kind"] == "options":
+        if setting["kind"] == "options" and "value" in setting:
             assert setting["value"] in {o["value"] for o in setting["options"]}, where
     for group in hub["settings_group_validation"]:
         assert set(group) <= names, f"{plugin}: settings_group_validation names {set(group) - names}"
