@@ -3,7 +3,7 @@
 Offsets are predictable: after the first page we know how many records a page brings (``step``),
 so the pages at ``offset + step``, ``offset + 2*step``, ... can be requested before the earlier
 ones arrive. Each page is checked on arrival against the offset the paginator actually wants next (the
-same ``OffsetPaginator`` as the one-at-a-time path); a page fetched at an offset that turned
+same ``OverlapPaginator`` as the one-at-a-time path); a page fetched at an offset that turned
 out wrong (the server sent a page of another length, or the data moved) is discarded with every
 later guess and the guessing restarts from the true offset. So the pages delivered, and their
 order, are exactly those of the sequential path; only the waiting overlaps.
@@ -18,7 +18,7 @@ from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from tapkit.errors import Cancelled
-from tapkit.pagination import Accepted, OffsetPaginator
+from tapkit.pagination import Accepted, OverlapPaginator
 
 R = t.TypeVar("R")
 LONG_WAIT_SECONDS = 1.0  # waits longer than this are logged
@@ -98,7 +98,7 @@ class RequestGate:
 def pages_in_order(
     fetch: t.Callable[[int], R],
     parse: t.Callable[[R], list[dict]],
-    paginator: OffsetPaginator,
+    paginator: OverlapPaginator,
     gate: RequestGate,
     stop: threading.Event | None = None,
 ) -> t.Iterator[tuple[int, Accepted]]:
@@ -121,7 +121,7 @@ def pages_in_order(
 def _pages(
     fetch: t.Callable[[int], R],
     parse: t.Callable[[R], list[dict]],
-    paginator: OffsetPaginator,
+    paginator: OverlapPaginator,
     gate: RequestGate,
 ) -> t.Iterator[tuple[int, Accepted]]:
     if gate.max_concurrency == 1:

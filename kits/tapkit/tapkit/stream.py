@@ -53,7 +53,7 @@ from tapkit.errors import (
     redact_url,
 )
 from tapkit.fetcher import pages_in_order
-from tapkit.pagination import OffsetPaginator
+from tapkit.pagination import OverlapPaginator
 from tapkit.retry import DEFAULT_MAX_BACKOFF_SECONDS, DEFAULT_MAX_RETRY_AFTER_SECONDS, RetryPolicy
 from tapkit.state import RESUME_KEY, ResumePoint, read_resume
 from tapkit.writer import FastSingerWriter, dumps_line, dumps_record
@@ -389,14 +389,14 @@ class OffsetStream(RESTStream[int]):
         """
         return read_resume(self.stream_state, len(self.primary_keys))
 
-    def new_paginator(self) -> OffsetPaginator:
+    def new_paginator(self) -> OverlapPaginator:
         assert self.page_size is not None
         resume = self.resume_point
         overlap = int(self.config.get("page_overlap", DEFAULT_PAGE_OVERLAP))
         if resume:
             self.logger.info("stream '%s': resuming at %s=%d", self.name, self.offset_param, resume.offset)
         key = self.primary_keys[0]
-        return OffsetPaginator(
+        return OverlapPaginator(
             self.page_size,
             start=resume.offset if resume else 0,
             overlap=min(overlap, self.page_size - 1),
@@ -409,7 +409,7 @@ class OffsetStream(RESTStream[int]):
     def _record_key(self, record: dict) -> tuple:
         return tuple(record[k] for k in self.primary_keys)
 
-    _paginator: OffsetPaginator | None = None
+    _paginator: OverlapPaginator | None = None
 
     def iter_pages(self, context: Context | None) -> t.Iterator[tuple[list[dict], dict | None]]:
         """``(records, resume point after them)`` for every page, in order; no resume if unpaginated."""
