@@ -14,8 +14,8 @@ from tapkit.tap import RestTap
 
 __all__ = [
     "ConfigError",
-    "OverlapPaginator",
     "OffsetStream",
+    "OverlapPaginator",
     "PaginationError",
     "ResponseError",
     "RestTap",
