@@ -27,7 +27,7 @@ import requests
 from tapkit.errors import Cancelled, RetriableResponseError, RetriesExhaustedError
 
 if t.TYPE_CHECKING:
-    from tapkit.fetcher import RequestGate
+    from tapkit.gate import RequestGate
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 DEFAULT_MAX_BACKOFF_SECONDS = 60.0

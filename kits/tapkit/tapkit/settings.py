@@ -136,12 +136,15 @@ def kit_settings(default_base_url: str) -> tuple[Setting, ...]:
     )
 
 
-def settings_schema(default_base_url: str, *own: th.Property) -> dict[str, t.Any]:
-    """A tap's ``config_jsonschema``: the kit's settings, then the tap's ``own``. Without the ``$schema``
-    the list adds: the plugin definitions (``--about``) have never carried one, and the tap validates its
-    config as Draft 7 (``RestTap._validate_config``)."""
-    schema = th.PropertiesList(*kit_settings(default_base_url), *own).to_dict()
+def settings_schema(default_base_url: str, own: t.Mapping[str, t.Any] | None = None) -> dict[str, t.Any]:
+    """A tap's ``config_jsonschema``: the kit's settings, then the tap's ``own`` (a schema as a tap
+    declares it, ``th.PropertiesList(...).to_dict()`` say). Without the ``$schema`` the list adds: the
+    plugin definitions (``--about``) have never carried one, and the tap validates its config as Draft 7."""
+    schema = th.PropertiesList(*kit_settings(default_base_url)).to_dict()
     schema.pop("$schema", None)
+    own = own or {}
+    schema["properties"].update(own.get("properties", {}))
+    schema["required"] = sorted({*schema["required"], *own.get("required", [])})
     return schema
 
 

@@ -12,13 +12,12 @@ from urllib.parse import urlsplit
 
 from jsonschema import Draft7Validator
 from singer_sdk import Stream, Tap
-from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
 import keyguard
 from tapkit.cli import checked_file, fail, json_object, read_json
 from tapkit.errors import ConfigError, StateError, TapkitError
-from tapkit.fetcher import RequestGate
+from tapkit.gate import RequestGate
 from tapkit.settings import HEADER_SETTINGS, as_number, explain, has_control_characters, settings_schema
 from tapkit.state import RESUME_KEY, UnusableBookmark, read_resume
 from tapkit.writer import FastSingerWriter
@@ -31,18 +30,16 @@ if t.TYPE_CHECKING:
 
 class RestTap(Tap):
     """Base tap: subclasses set ``name``, ``default_base_url`` and ``stream_types``; a tap adds settings
-    of its own as ``own_settings`` (``th.Property`` each)."""
+    of its own by declaring ``config_jsonschema`` as any SDK tap does (shown after the kit's)."""
 
     default_base_url: t.ClassVar[str] = "https://api.example.com"
     stream_types: t.ClassVar[t.Sequence[type[Stream]]] = ()
-    # The tap's settings of its own, shown after the kit's (tapkit.settings).
-    own_settings: t.ClassVar[tuple[th.Property, ...]] = ()
     config_jsonschema = settings_schema(default_base_url)
 
     def __init_subclass__(cls, **kwargs: t.Any) -> None:
-        """Each tap's schema is the kit's settings for its API (``base_url`` defaults to it), then its own."""
+        """Each tap's schema: the kit's settings for its API (``base_url`` defaults to it), then its own."""
         super().__init_subclass__(**kwargs)
-        cls.config_jsonschema = settings_schema(cls.default_base_url, *cls.own_settings)
+        cls.config_jsonschema = settings_schema(cls.default_base_url, cls.__dict__.get("config_jsonschema"))
 
     message_writer_class = FastSingerWriter
     _stopping = False

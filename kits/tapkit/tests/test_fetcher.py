@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from tapkit.fetcher import RequestGate, pages_in_order
+from tapkit.fetcher import pages_in_order
+from tapkit.gate import RequestGate
 from tapkit.pagination import OverlapPaginator
 
 
