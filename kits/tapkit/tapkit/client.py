@@ -1,8 +1,8 @@
-"""One page of a stream: the GET, sent with the retry policy through the guarded session, and its records.
+"""One page of a stream: the GET, sent with the retry policy through the guarded session, its status sorted.
 
-A stream's page loop makes one ``PageClient`` and hands its two halves to the fetcher:
-``response(offset)`` runs in page threads and only waits (on the rate gate, the network, a backoff);
-``records(response)`` runs in the consuming thread and finds the records in the body.
+A stream's page loop hands the fetcher ``PageClient.response``, which runs in page threads and only
+waits (on the rate gate, the network, a backoff), and ``tapkit.body.Envelope.records``, which runs in the
+consuming thread and finds the records in the body.
 """
 
 from __future__ import annotations
@@ -14,11 +14,8 @@ from http import HTTPStatus
 import requests
 
 from keyguard.http import RedirectRefused
-from tapkit.errors import ResponseError, RetriableResponseError, redact_url
+from tapkit.errors import ResponseError, RetriableResponseError, describe_request
 from tapkit.retry import Attempts, send_with_retries
-
-if t.TYPE_CHECKING:
-    from tapkit.body import Envelope
 
 
 @dataclass(frozen=True)
@@ -50,7 +47,6 @@ class PageClient:
         query: PageQuery,
         timeout: float,
         attempts: Attempts,
-        envelope: Envelope,
     ) -> None:
         self.stream = stream
         self.prepare = prepare
@@ -58,7 +54,6 @@ class PageClient:
         self.query = query
         self.timeout = timeout
         self.attempts = attempts
-        self.envelope = envelope
 
     def response(self, offset: int | None) -> requests.Response:
         """The response for the page at ``offset``, after the retries the policy allows."""
@@ -71,12 +66,6 @@ class PageClient:
             raise ResponseError(
                 f"{self.describe(prepared)}: {type(exc).__name__}: {self.attempts.redact(str(exc))}"
             ) from None
-
-    def records(self, response: requests.Response) -> list[dict]:
-        """The records of a response, or a clear error: never a silent zero."""
-        return self.envelope.records(
-            response.content, response.headers.get("Content-Type"), self.describe(response.request)
-        )
 
     def _attempt(self, prepared: requests.PreparedRequest) -> requests.Response:
         """One attempt, whole within the timeout, redirects within the API's origin; the status sorted."""
@@ -100,12 +89,8 @@ class PageClient:
 
     def _status_text(self, response: requests.Response) -> str:
         return f"HTTP {response.status_code} {response.reason or ''}".rstrip() + (
-            f": {self.envelope.redact.excerpt(response.text)}"
+            f": {self.attempts.redact.excerpt(response.text)}"
         )
 
     def describe(self, request: requests.PreparedRequest | None) -> str:
-        if request is None:
-            return f"stream '{self.stream}'"
-        return (
-            f"stream '{self.stream}': {request.method} {redact_url(request.url or '', self.attempts.redact)}"
-        )
+        return describe_request(self.stream, request, self.attempts.redact)

@@ -27,6 +27,7 @@ import requests
 from tapkit.errors import Cancelled, RetriableResponseError, RetriesExhaustedError
 
 if t.TYPE_CHECKING:
+    import keyguard
     from tapkit.gate import RequestGate
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -125,7 +126,7 @@ class Attempts:
     policy: RetryPolicy
     gate: RequestGate
     stop: threading.Event
-    redact: t.Callable[[str], str]
+    redact: keyguard.Redactor
     log: logging.Logger
 
 

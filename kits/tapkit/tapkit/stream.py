@@ -11,9 +11,10 @@ while the tap's own base class says what is true of the whole API: ``data_select
 ``offset_param``, ``size_param``, ``auth_header`` and ``auth_prefix``, and ``schema``.
 
 The rooms a page goes through: ``keyguard.http.OriginAdapter`` on the session (redirects, deadline,
-environment), ``tapkit.client`` (one GET, its status, its records), ``tapkit.retry`` (the policy and
-its loop), ``tapkit.body`` (decoding, the envelope), ``tapkit.fetcher`` (pages in flight, in order),
-``tapkit.pagination`` (where the next page is), and ``tapkit.fastpath`` (writing pages and BATCH files).
+environment), ``tapkit.client`` (one GET and its status), ``tapkit.retry`` (the policy and its loop),
+``tapkit.gate`` (the tap's rate limit), ``tapkit.fetcher`` (pages in flight, in order), ``tapkit.body``
+(decoding, the envelope around the records), ``tapkit.pagination`` (where the next page is), and
+``tapkit.fastpath`` (writing pages and BATCH files).
 This module wires them for one stream and keeps its state.
 """
 
@@ -132,18 +133,22 @@ class OffsetStream(PageWriter):
             query=PageQuery(self.offset_param, self.size_param, self.page_size),
             timeout=self.timeout,
             attempts=Attempts(self.retry_policy, self.rest_tap.request_gate, stop, self.redact, self.logger),
-            envelope=Envelope(
-                self.data_selector,
-                self.primary_keys,
-                strict=bool(self.config.get("strict_decoding")),
-                redact=self.redact,
-                log=self.logger,
-            ),
+        )
+
+    def envelope(self) -> Envelope:
+        """Where a response holds the records, and what each must have."""
+        return Envelope(
+            self.name,
+            self.data_selector,
+            self.primary_keys,
+            strict=bool(self.config.get("strict_decoding")),
+            redact=self.redact,
+            log=self.logger,
         )
 
     def extract_records(self, response: requests.Response) -> list[dict]:
         """The records of a response, or a clear error: never a silent zero."""
-        return self.page_client(None, threading.Event()).records(response)
+        return self.envelope().records(response)
 
     # -- the page loop ------------------------------------------------------------------------
 
@@ -183,12 +188,12 @@ class OffsetStream(PageWriter):
         However the loop ends, its stop event is set: page threads waiting to retry, or for the rate
         gate, give up instead of sending another request."""
         stop = threading.Event()
-        client = self.page_client(context, stop)
+        client, envelope = self.page_client(context, stop), self.envelope()
         with self.get_http_request_counter() as request_counter:
             request_counter.with_context(context)
             if self.page_size is None:
                 try:
-                    records = client.records(client.response(None))
+                    records = envelope.records(client.response(None))
                 finally:
                     stop.set()
                 request_counter.increment()
@@ -198,7 +203,7 @@ class OffsetStream(PageWriter):
             written = 0
             try:
                 for _, page in pages_in_order(
-                    client.response, client.records, paginator, self.rest_tap.request_gate, stop
+                    client.response, envelope.records, paginator, self.rest_tap.request_gate, stop
                 ):
                     request_counter.increment()
                     written += len(page.records)
