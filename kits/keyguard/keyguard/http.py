@@ -11,11 +11,12 @@ redirects only within the API's origin, and a deadline for the whole response.
   ``read_by`` reads a streamed response's body by the same deadline; past it either shuts the
   connection, so the caller fails the attempt as a read timeout.
 
-Each variant raises its own exception with these findings (tapkit's ``ResponseError`` and
-``ReadTimeout``, dlt_sources' ``RedirectRefusedError`` and ``DeadlineExceeded``). The proxies and CA
-bundle of the environment (``HTTPS_PROXY``, ``REQUESTS_CA_BUNDLE``...) are requests' own
-``Session.merge_environment_settings``: dlt's client applies it, tapkit applies it to the prepared
-requests it sends itself.
+``OriginAdapter`` puts all of it on the session as the taps' kit uses it: every send bounded by one
+deadline (redirect hops included), redirects followed by the adapter itself within the origin only,
+and the proxies and CA bundle of the environment (``HTTPS_PROXY``, ``REQUESTS_CA_BUNDLE``...) merged
+into each send, as requests' ``Session.request`` would (a prepared request sent with ``Session.send``
+skips that merge). The dlt sources mount their own ``GuardedAdapter`` on these same pieces, since
+requests follows their redirects; each variant raises its own exceptions with the findings.
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from requests import Response
+from requests import PreparedRequest, Response, Session
 from requests.adapters import HTTPAdapter
+from requests.exceptions import ReadTimeout, RequestException
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
@@ -180,3 +182,96 @@ class DeadlineAdapter(HTTPAdapter):
         if not proxy.lower().startswith("socks"):
             manager.pool_classes_by_scheme = _POOLS
         return manager
+
+
+class RedirectRefused(Exception):
+    """A redirect ``OriginAdapter`` does not follow: out of the request's origin, or one hop too many."""
+
+
+# A session with no settings of its own: what it merges is the environment's alone.
+_PLAIN_SESSION = Session()
+
+
+class OriginAdapter(DeadlineAdapter):
+    """The transport rules of a session, on every send through it:
+
+    * the whole response, every redirect hop, status line, headers and body, by one deadline ``timeout``
+      seconds after the send starts (requests' ``timeout`` bounds each socket read only); past it the
+      connection is shut and the send fails with ``ReadTimeout``, as a read timeout does;
+    * redirects followed here, and only within the origin of the request, key included (at most
+      ``MAX_REDIRECTS``); send with ``allow_redirects=False`` so requests follows none itself. One out of
+      the origin raises ``RedirectRefused``, its target printed through ``show``;
+    * the environment's proxies and CA bundle merged into the send, once per origin.
+    """
+
+    def __init__(self, *, show: Callable[[str], str] = str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.show = show
+        self._environment: dict[tuple[str, str, int | None], dict[str, Any]] = {}
+
+    def send(  # type: ignore[override]
+        self,
+        request: PreparedRequest,
+        stream: bool = False,
+        timeout: float = 60.0,
+        verify: bool | str = True,
+        cert: Any = None,
+        proxies: Any = None,
+    ) -> Response:
+        limit = float(timeout)
+        deadline = time.monotonic() + limit
+        response = self._whole_by(request, deadline, limit, verify, cert, proxies)
+        hops = 0
+        while response.is_redirect:
+            # every hop followed stayed within the origin of the first, so the current one's is it too
+            url = request.url or ""
+            refused = refused_redirect(url, response, show=self.show)
+            if refused:
+                raise RedirectRefused(refused)
+            hops += 1
+            if hops > MAX_REDIRECTS:
+                raise RedirectRefused(f"more than {MAX_REDIRECTS} redirects")
+            request = request.copy()
+            request.url = redirect_target(url, response)
+            response = self._whole_by(request, deadline, limit, verify, cert, proxies)
+        return response
+
+    def _whole_by(
+        self,
+        request: PreparedRequest,
+        deadline: float,
+        limit: float,
+        verify: bool | str,
+        cert: Any,
+        proxies: Any,
+    ) -> Response:
+        too_slow = f"the response took longer than request_timeout ({limit:g} s) from connect to last byte"
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise ReadTimeout(too_slow)
+        environment = self.environment(request.url or "")
+        with sending_by(deadline) as cut:  # the status line and headers by the deadline too
+            try:
+                response = super().send(
+                    request,
+                    stream=True,
+                    timeout=remaining,
+                    verify=environment["verify"] if verify is True else verify,
+                    cert=cert if cert is not None else environment["cert"],
+                    proxies={**environment["proxies"], **(proxies or {})},
+                )
+            except (RequestException, OSError):
+                if cut.expired.is_set():
+                    raise ReadTimeout(too_slow) from None
+                raise
+        if not read_by(response, deadline):
+            raise ReadTimeout(too_slow)
+        return response
+
+    def environment(self, url: str) -> dict[str, Any]:
+        """The proxies, CA bundle and client certificate the environment gives requests to ``url``."""
+        key = origin(url)
+        if key not in self._environment:
+            settings = _PLAIN_SESSION.merge_environment_settings(url, {}, None, None, None)
+            self._environment[key] = dict(settings)
+        return self._environment[key]

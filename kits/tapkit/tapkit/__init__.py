@@ -7,15 +7,15 @@ from tapkit.errors import (
     RetriesExhaustedError,
     TapkitError,
 )
-from tapkit.pagination import OffsetPaginator
+from tapkit.pagination import OverlapPaginator
 from tapkit.retry import RetryPolicy, parse_retry_after
 from tapkit.stream import OffsetStream
 from tapkit.tap import RestTap
 
 __all__ = [
     "ConfigError",
-    "OffsetPaginator",
     "OffsetStream",
+    "OverlapPaginator",
     "PaginationError",
     "ResponseError",
     "RestTap",

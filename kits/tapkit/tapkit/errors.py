@@ -59,3 +59,10 @@ def redact_url(url: str, redact: t.Callable[[str], str] = str) -> str:
         safe="*",
     )
     return redact(urlunsplit((parts.scheme, netloc, parts.path, query, "")))
+
+
+def describe_request(stream: str, request: t.Any, redact: t.Callable[[str], str] = str) -> str:
+    """A stream's request as a line names it: ``stream 'x': GET <url, masked>``."""
+    if request is None:
+        return f"stream '{stream}'"
+    return f"stream '{stream}': {request.method} {redact_url(request.url or '', redact)}"

@@ -5,15 +5,30 @@ times, waiting ``backoff_factor * 2**(n-1)`` seconds before retry n (2 s, 4 s, 8
 little jitter, never more than ``max_backoff`` in all; or, when the server sends ``Retry-After``
 (seconds or an HTTP date), what it asks for, up to ``max_retry_after``. A server that asks for longer
 is not waited for: the caller ends the stream and names the setting. Everything else fails at once.
+
+``send_with_retries`` is the loop that applies it to one request: every wait in it (backoff, Retry-After,
+the rate gate, a 429 pause) ends at once when the sync stops, and its messages count the attempts made.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import random
+import threading
+import typing as t
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from http import HTTPStatus
+
+import requests
+
+from tapkit.errors import Cancelled, RetriableResponseError, RetriesExhaustedError
+
+if t.TYPE_CHECKING:
+    import keyguard
+    from tapkit.gate import RequestGate
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 DEFAULT_MAX_BACKOFF_SECONDS = 60.0
@@ -22,6 +37,14 @@ DEFAULT_MAX_BACKOFF_SECONDS = 60.0
 DEFAULT_MAX_RETRY_AFTER_SECONDS = 300.0
 # Spread retries of concurrent clients a little, never below the computed wait nor above a cap.
 JITTER_FRACTION = 0.1
+# What counts as a failed attempt worth another: a dropped connection, a timeout, a body cut short.
+TRANSIENT_ERRORS = (
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+    ConnectionResetError,
+)
 
 
 @dataclass(frozen=True)
@@ -93,3 +116,69 @@ def parse_retry_after(value: str, now: datetime | None = None) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+@dataclass(frozen=True)
+class Attempts:
+    """How the requests of one page loop are retried: the policy, the tap's rate gate, the loop's stop
+    event, and where the lines go, masked."""
+
+    policy: RetryPolicy
+    gate: RequestGate
+    stop: threading.Event
+    redact: keyguard.Redactor
+    log: logging.Logger
+
+
+def send_with_retries(
+    attempt: t.Callable[[], requests.Response], attempts: Attempts, where: t.Callable[[], str]
+) -> requests.Response:
+    """``attempt()`` until it returns a response, as often as the policy allows; ``where()`` names the
+    request in the lines about it."""
+    gate = attempts.gate
+    number = 0
+    while True:
+        number += 1
+        gate.wait_turn(attempts.stop)
+        try:
+            response = attempt()
+        except RetriableResponseError as exc:
+            failed, why = exc.response, str(exc)
+            short = f"HTTP {failed.status_code}" if failed is not None else why
+        except TRANSIENT_ERRORS as exc:
+            failed, short = None, type(exc).__name__
+            why = f"{short}: {attempts.redact(str(exc))}"
+        else:
+            gate.succeeded()
+            return response
+        _wait_or_give_up(attempts, where(), failed, short, why, number)
+
+
+def _wait_or_give_up(
+    attempts: Attempts, where: str, response: requests.Response | None, short: str, why: str, attempt: int
+) -> None:
+    """Wait before the next attempt (the line says ``short``), or raise (``why``) when none is left."""
+    policy = attempts.policy
+    tried = "1 attempt" if attempt == 1 else f"{attempt} attempts"
+    if attempt >= policy.max_attempts:
+        raise RetriesExhaustedError(f"{where} failed after {tried}: {why}")
+    retry_after = response.headers.get("Retry-After") if response is not None else None
+    wait = policy.wait(attempt, retry_after)
+    if wait.too_long:
+        raise RetriesExhaustedError(
+            f"{where} failed after {tried}: {why}; the server asks to wait {wait.asked:.0f} s "
+            f"(Retry-After: {retry_after}), more than max_retry_after_seconds "
+            f"({policy.max_retry_after:g}): not waiting that long"
+        )
+    if response is not None and response.status_code == HTTPStatus.TOO_MANY_REQUESTS:
+        attempts.gate.throttled(wait.seconds)
+    asked = (
+        ""
+        if wait.asked is None
+        else f" (the server asked for {wait.asked:.1f} s: Retry-After: {retry_after})"
+    )
+    attempts.log.warning(
+        "%s: %s; retry %d of %d in %.1f s%s", where, short, attempt, policy.max_retries, wait.seconds, asked
+    )
+    if attempts.stop.wait(wait.seconds):
+        raise Cancelled("the sync is stopping: no retry")

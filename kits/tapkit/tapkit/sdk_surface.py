@@ -1,7 +1,7 @@
 """The singer-sdk names the kit relies on that the SDK does not promise to keep, each with the reason
 no public hook serves, and a fingerprint of the SDK source the kit was written against.
 
-Everything else the kit uses is public (``request_decorator``, ``validate_response``, ``get_batches``,
+Everything else the kit uses is public (``build_prepared_request``, ``get_url``, ``get_batches``,
 ``finalize_state_progress_markers``, ``state_writer``, ``load_state``, ``cb_config``, ...).
 ``tests/test_sdk_surface.py`` fails when the installed SDK's source of any name below differs from its
 fingerprint, and when the kit's code reaches a private SDK name not listed here: an SDK upgrade that

@@ -13,7 +13,7 @@ import typing as t
 from dataclasses import dataclass
 from decimal import Decimal
 
-from tapkit.pagination import Known
+from tapkit.matching import Known
 
 RESUME_KEY = "resume"
 _SCALARS = (str, int, float, Decimal)

@@ -8,8 +8,9 @@ import time
 
 import pytest
 
-from tapkit.fetcher import RequestGate, pages_in_order
-from tapkit.pagination import OffsetPaginator
+from tapkit.fetcher import pages_in_order
+from tapkit.gate import RequestGate
+from tapkit.pagination import OverlapPaginator
 
 
 class IrregularServer:
@@ -31,7 +32,7 @@ class IrregularServer:
 
 
 def delivered(server: IrregularServer, concurrency: int, overlap: int) -> list:
-    paginator = OffsetPaginator(20, overlap=overlap)
+    paginator = OverlapPaginator(20, overlap=overlap)
     gate = RequestGate(max_concurrency=concurrency)
     return [r["id"] for _, page in pages_in_order(server.fetch, list, paginator, gate) for r in page.records]
 
@@ -56,7 +57,7 @@ def test_a_failing_page_fails_the_stream_in_order():
 
     got: list[int] = []
     with pytest.raises(RuntimeError, match="page 60"):
-        for _, page in pages_in_order(fetch, list, OffsetPaginator(20), RequestGate(max_concurrency=4)):
+        for _, page in pages_in_order(fetch, list, OverlapPaginator(20), RequestGate(max_concurrency=4)):
             got += [r["id"] for r in page.records]
     assert got == list(range(60))  # everything before the failed page, nothing after it
 

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from api_sandbox import Fault, run_sandbox
-from tapkit.pagination import record_digest
+from tapkit.matching import record_digest
 from tapkit.testing import catalog_selecting, run_tap, tap_config
 
 # One page after another, at exactly the document's offsets (no overlap: see test_overlap_*).

@@ -11,7 +11,7 @@ import random
 
 import pytest
 
-from tapkit.pagination import OffsetPaginator
+from tapkit.pagination import OverlapPaginator
 
 
 class MovingServer:
@@ -42,7 +42,7 @@ class MovingServer:
 
 
 def sync(server: MovingServer, page_size: int, overlap: int) -> list:
-    paginator = OffsetPaginator(page_size, overlap=overlap)
+    paginator = OverlapPaginator(page_size, overlap=overlap)
     written: list = []
     while not paginator.finished:
         assert server.requests < 10_000, "paging does not end"
@@ -86,7 +86,7 @@ def test_static_data_exactly_once(overlap, clamp):
 def test_anchors_all_deleted_means_starting_over():
     data = [{"id": i} for i in range(100)]
     events: list[str] = []
-    paginator = OffsetPaginator(20, overlap=1, events=events.append)
+    paginator = OverlapPaginator(20, overlap=1, events=events.append)
     first = paginator.accept(0, data[:20]).records
     del data[:20]  # everything written so far is gone
     written = list(first)

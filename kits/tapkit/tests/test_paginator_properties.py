@@ -18,7 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tapkit.errors import PaginationError
-from tapkit.pagination import NO_PROGRESS_LIMIT, Known, OffsetPaginator, record_digest
+from tapkit.guards import NO_PROGRESS_LIMIT
+from tapkit.matching import Known, record_digest
+from tapkit.pagination import OverlapPaginator
 
 
 class Listing:
@@ -47,7 +49,7 @@ def fingerprints(records: list[dict]) -> list[int]:
 
 
 def sync(listing: Listing, page_size: int, overlap: int, **kwargs) -> list[dict]:
-    paginator = OffsetPaginator(page_size, overlap=overlap, **kwargs)
+    paginator = OverlapPaginator(page_size, overlap=overlap, **kwargs)
     written: list[dict] = []
     while not paginator.finished:
         assert listing.requests < 5_000, "paging does not end"
@@ -216,7 +218,7 @@ def test_a_server_ignoring_the_offset_ends_with_an_error(overlap):
 
 def test_resume_state_names_the_last_records_by_key_and_content():
     records = repeated_ids(60)
-    paginator = OffsetPaginator(20, overlap=2)
+    paginator = OverlapPaginator(20, overlap=2)
     accepted = paginator.accept(0, records[:20])
     assert accepted.resume == {
         "offset": 20,
@@ -224,7 +226,7 @@ def test_resume_state_names_the_last_records_by_key_and_content():
         "digests": [record_digest(records[18]), record_digest(records[19])],
     }
     # A rerun from that state, against a listing whose next page repeats the id of the anchor.
-    again = OffsetPaginator(
+    again = OverlapPaginator(
         20, start=20, overlap=2, anchors=[Known(r["id"], record_digest(r)) for r in records[18:20]]
     )
     assert again.offset == 18
@@ -233,7 +235,7 @@ def test_resume_state_names_the_last_records_by_key_and_content():
 
 def test_an_anchor_without_digest_still_matches_by_key():
     records = [{"id": i, "v": i} for i in range(40)]
-    paginator = OffsetPaginator(20, start=20, overlap=1, anchors=[Known(19, None)])
+    paginator = OverlapPaginator(20, start=20, overlap=1, anchors=[Known(19, None)])
     assert paginator.accept(19, records[19:39]).records == records[20:39]
 
 
@@ -242,7 +244,7 @@ def test_a_record_pushed_out_of_the_page_is_not_written_twice():
     # written (records were inserted before it), so that record looks gone; it comes again next page.
     rec = {i: {"id": i, "v": i} for i in range(40)}
     new = {n: {"id": n, "v": n} for n in (81, 82, 83)}
-    paginator = OffsetPaginator(10, overlap=1)
+    paginator = OverlapPaginator(10, overlap=1)
     written = paginator.accept(0, [rec[i] for i in range(10)]).records
     # 3 and 6 deleted: record 9 is now at offset 7, the page at 9 holds neither 9 nor 8
     assert paginator.accept(9, [rec[i] for i in range(11, 21)]).records == []
@@ -258,7 +260,7 @@ def test_a_record_pushed_out_of_the_page_is_not_written_twice():
 
 def test_pages_that_write_nothing_are_not_taken_for_a_cycle():
     # Look-back pages write nothing: they must not count as "full pages of records already written".
-    paginator = OffsetPaginator(10, overlap=1)
+    paginator = OverlapPaginator(10, overlap=1)
     for _ in range(10):
         paginator.note_written([])  # would raise after 3 if counted (with 100 records' worth)
     paginator.received = 10

@@ -9,7 +9,7 @@ from email.utils import format_datetime
 import pytest
 
 from keyguard import Redactor
-from tapkit import OffsetPaginator, RetryPolicy, parse_retry_after
+from tapkit import OverlapPaginator, RetryPolicy, parse_retry_after
 from tapkit.errors import redact_url
 
 NOW = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)
@@ -80,7 +80,7 @@ def test_jitter_never_shortens_a_wait_nor_passes_the_cap():
 
 def run_pages(page_size: int, served: list[int]) -> tuple[list[int], bool]:
     """Offsets requested by the paginator when the server answers with ``served`` page lengths."""
-    paginator = OffsetPaginator(page_size)
+    paginator = OverlapPaginator(page_size)
     offsets = []
     for length in served:
         if paginator.finished:
@@ -113,7 +113,7 @@ def test_single_short_page_costs_one_extra_request():
 
 
 def test_resume_offset():
-    paginator = OffsetPaginator(10, start=30)
+    paginator = OverlapPaginator(10, start=30)
     assert paginator.offset == 30
 
 
