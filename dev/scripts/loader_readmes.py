@@ -126,7 +126,8 @@ pip install ./kits/loaderkit ./plugins/{name}            # from a checkout of th
 In your own Meltano project, from its Hub-style definition (`plugins/{name}/meltano-hub.yml`; its
 `pip_url` names the published distributions: until they are published, `make dist` and
 `export UV_FIND_LINKS=<checkout>/dist`, see the root README). It puts each tap's tables in a schema of
-its own (`default_target_schema: $MELTANO_EXTRACT__LOAD_SCHEMA`, the extractor's `load_schema`, which Meltano defaults to its namespace):
+its own (`default_target_schema: $MELTANO_EXTRACT__LOAD_SCHEMA`, the extractor's `load_schema`, which
+Meltano defaults to its namespace):
 
 ```bash
 meltano add --plugin-type loader {name} --from-ref plugins/{name}/meltano-hub.yml
