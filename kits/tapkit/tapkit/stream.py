@@ -44,6 +44,7 @@ from keyguard.http import (
 )
 from tapkit.body import NotJSONError, decode_json
 from tapkit.conform import compile_conformer
+from tapkit.contract import schema_guard
 from tapkit.errors import (
     Cancelled,
     PaginationError,
@@ -478,7 +479,10 @@ class OffsetStream(RESTStream[int]):
 
     def request_records(self, context: Context | None) -> t.Iterable[dict]:
         """The SDK's per-record path (stream maps, flattening, dry runs): state after each page."""
+        guard = schema_guard(self)
         for records, resume in self.iter_pages(context):
+            if guard is not None:
+                guard.page(records)  # a widened schema goes out before the page (schema_contract)
             yield from records
             # The SDK writes each record before asking for the next, so the page is out now.
             self._page_written(resume, map(dumps_record, records))
@@ -523,8 +527,12 @@ class OffsetStream(RESTStream[int]):
         deselected = self._deselected_paths() or frozenset()
         conform = compile_conformer(self.effective_schema)
         warned: set[str] = set()
+        guard = schema_guard(self)
 
         def render(records: list[dict]) -> list[bytes]:
+            nonlocal conform
+            if guard is not None and guard.page(records):  # the schema widened (schema_contract)
+                conform = compile_conformer(self.effective_schema)
             unmapped: list[str] = []
             if deselected:
                 records = [{k: v for k, v in r.items() if k not in deselected} for r in records]

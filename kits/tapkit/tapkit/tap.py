@@ -21,8 +21,10 @@ from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError
 
 import keyguard
+from tapkit.contract import CONTRACTS, DEFAULT_CONTRACT
 from tapkit.errors import ConfigError, StateError, TapkitError
 from tapkit.fetcher import RequestGate
+from tapkit.sampling import sample_schemas
 from tapkit.state import RESUME_KEY, UnusableBookmark, read_resume
 from tapkit.writer import FastSingerWriter
 
@@ -130,6 +132,31 @@ def settings_schema(default_base_url: str) -> dict[str, t.Any]:
                 "where they were, records were inserted or deleted during the sync: the tap finds its place "
                 "again instead of skipping records. 0 requests exactly the document's offsets and detects "
                 "nothing.",
+            },
+            "schema_contract": {
+                "type": "string",
+                "enum": list(CONTRACTS),
+                "default": DEFAULT_CONTRACT,
+                "title": "Schema contract",
+                "description": "What a sync does with a property the schema does not declare or a value "
+                "of another type (dlt's names): evolve widens the schema and sends a new SCHEMA message "
+                "before the record, which goes out whole; freeze fails the stream with one line; "
+                "discard_value drops undeclared properties with a warning.",
+            },
+            "schema_sample_records": {
+                "type": "integer",
+                "minimum": 0,
+                "title": "Schema sample records",
+                "description": "--discover reads up to this many records of each stream and merges the "
+                "properties and types it saw into the declared schema, with a drift report on stderr. Off "
+                "unless set, and when the API cannot be reached.",
+            },
+            "schema_report": {
+                "type": "string",
+                "title": "Schema report",
+                "description": "With schema_sample_records: --discover writes the drift report "
+                "(properties sent but not declared, declared but never seen, type conflicts, per stream) to "
+                "this file, as JSON if its name ends in .json, else as Markdown.",
             },
             "user_agent": {
                 "type": "string",
@@ -253,6 +280,10 @@ class RestTap(Tap):
 
     def discover_streams(self) -> list[OffsetStream]:
         return [stream_type(tap=self) for stream_type in self.stream_types]
+
+    def run_discovery(self) -> str:
+        sample_schemas(self)  # schema_sample_records: the declared schemas widened by what the API sends
+        return super().run_discovery()
 
     # -- state ---------------------------------------------------------------------------------
 
