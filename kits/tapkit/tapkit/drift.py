@@ -148,8 +148,9 @@ def covers(declared: Schema, seen: Schema) -> bool:
 
 def _joined_types(declared: list[str], seen: list[str]) -> list[str]:
     joined = list(dict.fromkeys([*declared, *seen]))
-    if "number" in joined and "integer" in joined:
-        joined.remove("integer")
+    if "number" in joined and "integer" in joined:  # number covers integer: it takes integer's place
+        joined.remove("number")
+        joined[joined.index("integer")] = "number"
     return joined
 
 
@@ -163,6 +164,8 @@ def merge(declared: Schema, seen: Schema) -> Schema:
     fmt = _date_format(declared)
     if fmt and "string" in seen_types and seen.get("format") != fmt:
         del merged["format"]
+    elif "string" not in declared_types and "format" in seen:  # the first strings seen (after nulls)
+        merged["format"] = seen["format"]
     if "object" in seen_types and "properties" in seen:
         props = merged.setdefault("properties", {})
         for name, sub in seen["properties"].items():

@@ -1,0 +1,145 @@
+"""Issue 23's "Done when": against a sandbox that sends what the taps' schemas do not declare, `meltano run`
+of each tap into the loaders, under the default settings, lands every property of every record the API sent
+with the value sent, compared field by field with the sandbox's records.
+
+The drift (the same for every API, every resource): a new string property on every record from position 3,
+a new nested object every 4th record, a date-time on one record only, and a new integer property that turns
+into a string from position 22 (the second page of a crm or leads listing: the loader sees a SCHEMA that
+widens a column it already holds).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from warehouse import tap_env, target_postgres_env
+
+from api_sandbox import run_sandbox
+
+DRIFT = [
+    "add,name=region,kind=string,start=3",
+    "add,name=profile,kind=object,start=1,every=4",
+    "add,name=rare_seen_at,kind=date-time,start=7,every=10000",
+    "add,name=score,kind=integer",
+    "retype,name=score,to=string,start=22",
+]
+RECORDS = 30
+# A paginated and an unpaginated resource of each API (the whole tap would cost minutes, not seconds).
+STREAMS = {
+    "crm": ["tasks", "persons"],
+    "projects": ["tasks", "contacts"],
+    "leads": ["leads", "categories"],
+}
+NEW = ("region", "profile", "rare_seen_at", "score")
+
+
+def _same(sent: Any, loaded: Any) -> bool:
+    """The loaded value is the value sent, as the warehouse holds it (timestamps, decimals, JSON text)."""
+    if sent is None or loaded is None:
+        return sent is None and loaded is None
+    if isinstance(sent, dict | list):
+        if isinstance(loaded, str):
+            loaded = json.loads(loaded)
+        if isinstance(sent, dict):
+            return (
+                isinstance(loaded, dict)
+                and loaded.keys() == sent.keys()
+                and all(_same(v, loaded[k]) for k, v in sent.items())
+            )
+        return isinstance(loaded, list) and len(loaded) == len(sent) and all(map(_same, sent, loaded))
+    if isinstance(loaded, datetime):
+        parsed = datetime.fromisoformat(str(sent).replace("Z", "+00:00"))
+        return (loaded if loaded.tzinfo else loaded.replace(tzinfo=UTC)) == parsed
+    if isinstance(loaded, date):
+        return loaded == date.fromisoformat(str(sent))
+    if isinstance(sent, bool) or isinstance(loaded, bool):
+        return sent == loaded
+    if isinstance(sent, int | float | Decimal) and isinstance(loaded, int | float | Decimal):
+        return Decimal(str(sent)) == Decimal(str(loaded))
+    if isinstance(loaded, str) and not isinstance(sent, str):
+        return loaded == json.dumps(sent)  # a column widened to text holds the number as written
+    return bool(sent == loaded)
+
+
+def _assert_every_field(sent: list[dict], rows: list[dict], table: str) -> None:
+    by_id = {str(r["id"]): r for r in rows}
+    assert len(rows) == len(sent), f"{table}: {len(rows)} rows, the API sent {len(sent)}"
+    seen_new = set()
+    for record in sent:
+        row = by_id[str(record["id"])]
+        for name, value in record.items():
+            assert name in row, f"{table}: no column {name!r} (record id {record['id']})"
+            assert _same(value, row[name]), (
+                f"{table} id {record['id']} {name}: sent {value!r}, loaded {row[name]!r}"
+            )
+            if name in NEW:
+                seen_new.add(name)
+    assert seen_new == set(NEW), f"{table}: the drift did not reach it ({sorted(seen_new)})"
+
+
+def _duckdb_rows(path: Any, schema: str, table: str) -> list[dict]:
+    import duckdb
+
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        cur = con.execute(f'SELECT * FROM "{schema}"."{table}"')
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    finally:
+        con.close()
+
+
+def _postgres_rows(dsn: str, schema: str, table: str) -> list[dict]:
+    import psycopg2
+    import psycopg2.extras
+
+    con = psycopg2.connect(dsn)
+    try:
+        with con.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+            cur.execute("SET TIME ZONE 'UTC'")
+            cur.execute(f'SELECT * FROM "{schema}"."{table}"')
+            return [dict(r) for r in cur.fetchall()]
+    finally:
+        con.close()
+
+
+def _run(meltano_run: Any, tap: str, loader: str, sb: Any, env: dict[str, str] | None = None) -> None:
+    select = {f"TAP_{tap.upper()}__SELECT": json.dumps([f"{s}.*" for s in STREAMS[tap]])}
+    result = meltano_run(
+        "run", f"tap-{tap}", loader, env={**tap_env(tap, sb.base_url), **select, **(env or {})}
+    )
+    assert result.returncode == 0, f"exit {result.returncode}\n{result.stderr[-6000:]}"
+
+
+CELLS = [
+    *[pytest.param(tap, "target-duckdb-bulk", id=f"{tap}-duckdb-bulk") for tap in STREAMS],
+    pytest.param("crm", "target-duckdb", id="crm-target-duckdb"),
+]
+
+
+@pytest.mark.parametrize(("tap", "loader"), CELLS)
+def test_every_field_sent_lands_in_duckdb(tap: str, loader: str, meltano_run: Any) -> None:
+    with run_sandbox(tap, records=RECORDS, drift=DRIFT) as sb:
+        _run(meltano_run, tap, loader, sb)
+        for stream in STREAMS[tap]:
+            rows = _duckdb_rows(meltano_run.duckdb_path, f"tap_{tap}", stream)
+            _assert_every_field(sb.records(stream), rows, stream)
+
+
+@pytest.mark.parametrize("tap", list(STREAMS))
+def test_every_field_sent_lands_in_postgres(tap: str, meltano_run: Any, pg_database: str) -> None:
+    with run_sandbox(tap, records=RECORDS, drift=DRIFT) as sb:
+        _run(
+            meltano_run,
+            tap,
+            "target-postgres-bulk",
+            sb,
+            target_postgres_env(pg_database, "target-postgres-bulk"),
+        )
+        for stream in STREAMS[tap]:
+            rows = _postgres_rows(pg_database, f"tap_{tap}", stream)
+            _assert_every_field(sb.records(stream), rows, stream)
