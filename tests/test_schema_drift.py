@@ -8,11 +8,16 @@ into a number from position 22 (the second page of a crm or leads listing: the l
 widens a column it already holds). One more cell per bulk loader turns it into a string instead: the tap
 sends the union integer/string, which the loaders cannot hold yet (issue 23 item 3, the loaders' branches):
 those cells are xfail until they can.
+
+The dlt variant (dlt's default schema contract, evolve) loads the same drifting sandbox; its rows must hold
+the same values as the tap's (nested objects as dlt's ``parent__child`` columns, a value of another type in
+dlt's variant column; lists, dlt's child tables, are not compared).
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -21,6 +26,8 @@ import pytest
 from warehouse import tap_env, target_postgres_env
 
 from api_sandbox import run_sandbox
+from dlt_sources.pipeline import load, make_pipeline
+from tapkit.testing import BIN, catalog_selecting, tap_config
 
 DRIFT = [
     "add,name=region,kind=string,start=3",
@@ -172,3 +179,70 @@ def test_every_field_sent_lands_in_postgres(
         for stream in STREAMS[tap]:
             rows = _postgres_rows(pg_database, f"tap_{tap}", stream)
             _assert_every_field(sb.records(stream), rows, stream)
+
+
+# -- the dlt variant: the same drifting sandbox, the same values ------------------------------------------
+
+
+def _flattened(record: dict, prefix: str = "") -> dict[str, Any]:
+    """A record as dlt lays it out: nested objects as ``parent__child`` columns; lists go to child tables
+    (not compared here)."""
+    out: dict[str, Any] = {}
+    for name, value in record.items():
+        if isinstance(value, dict):
+            out.update(_flattened(value, f"{prefix}{name}__"))
+        elif not isinstance(value, list):
+            out[f"{prefix}{name}"] = value
+    return out
+
+
+def _dlt_value(row: dict, column: str) -> Any:
+    """A column's value in a dlt row; dlt puts a value of another type in a variant column (``x__v_text``)."""
+    if row.get(column) is not None:
+        return row[column]
+    variants = [v for k, v in row.items() if k.startswith(f"{column}__v_") and v is not None]
+    return variants[0] if variants else None
+
+
+def test_dlt_and_the_tap_land_the_same_values_from_a_drifting_api(tmp_path: Any) -> None:
+    streams = STREAMS["crm"]
+    with run_sandbox("crm", records=RECORDS, drift=DRIFT) as sb:
+        dlt_file = tmp_path / "dlt.duckdb"
+        pipeline = make_pipeline(
+            "crm", duckdb_file=dlt_file, pipelines_dir=tmp_path / "pipelines", dataset="crm"
+        )
+        load("crm", pipeline, api_key="sandbox-key", base_url=sb.base_url)
+        config = tap_config(sb.base_url)
+        files = {
+            "tap.json": config,
+            "catalog.json": catalog_selecting("tap-crm", config, *streams),
+            "target.json": {"filepath": str(tmp_path / "tap.duckdb"), "default_target_schema": "tap_crm"},
+        }
+        for name, content in files.items():
+            (tmp_path / name).write_text(json.dumps(content))
+        tap = subprocess.Popen(
+            [BIN / "tap-crm", "--config", tmp_path / "tap.json", "--catalog", tmp_path / "catalog.json"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        target = subprocess.run(
+            [BIN / "target-duckdb-bulk", "--config", tmp_path / "target.json"],
+            stdin=tap.stdout,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert tap.wait() == 0 and target.returncode == 0, target.stderr[-3000:]
+        for stream in streams:
+            sent = sb.records(stream)
+            dlt_rows = {str(r["id"]): r for r in _duckdb_rows(dlt_file, "crm", stream)}
+            tap_rows = _duckdb_rows(tmp_path / "tap.duckdb", "tap_crm", stream)
+            _assert_every_field(sent, tap_rows, stream)
+            assert len(dlt_rows) == len(sent), f"dlt {stream}: {len(dlt_rows)} rows, the API sent {len(sent)}"
+            for record in sent:
+                row = dlt_rows[str(record["id"])]
+                for column, value in _flattened(record).items():
+                    loaded = _dlt_value(row, column)
+                    assert _same(value, loaded), (
+                        f"dlt {stream} id {record['id']} {column}: {value!r} != {loaded!r}"
+                    )
