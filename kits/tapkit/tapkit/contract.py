@@ -17,7 +17,6 @@ looked at record by record. The stream calls :func:`schema_guard` (cached on the
 
 from __future__ import annotations
 
-import copy
 import typing as t
 
 from singer_sdk.mapper import SameRecordTransform
@@ -51,7 +50,8 @@ class SchemaGuard:
             return False
         schema = self.stream.effective_schema
         merged = schema
-        for record in records:
+        for index in _misfits(self._checker, records, 0):
+            record = records[index]
             widened = merge(merged, infer(record))
             if widened is merged:
                 continue
@@ -81,7 +81,7 @@ class SchemaGuard:
         # changed in place, so every reader sees the widened schema from the next record on
         for target in {id(s): s for s in _schemas(stream)}.values():
             target.clear()
-            target.update(copy.deepcopy(merged))
+            target.update(merged)  # merge() never changes a schema in place: sharing the rest is safe
         self._checker = PageChecker(merged)
         stream.logger.warning(
             "stream '%s': the API sent what the schema does not declare; schema widened (schema_contract "
@@ -99,6 +99,17 @@ class SchemaGuard:
                     bookmark_keys,
                 )
             )
+
+
+def _misfits(check: PageChecker, records: list[dict], base: int) -> list[int]:
+    """Indexes of the records that do not fit, found by halving the page (a few misfits in a page of a
+    thousand cost a few page checks, not a thousand inferences)."""
+    if check(records):
+        return []
+    if len(records) == 1:
+        return [base]
+    mid = len(records) // 2
+    return _misfits(check, records[:mid], base) + _misfits(check, records[mid:], base + mid)
 
 
 def changes(schema: dict, merged: dict, prefix: str = "") -> list[str]:

@@ -15,7 +15,6 @@ into a declared schema (widening, never narrowing), the differences named, and a
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 import typing as t
@@ -158,7 +157,8 @@ def merge(declared: Schema, seen: Schema) -> Schema:
     """``declared`` widened to cover ``seen``; ``declared`` itself (unchanged) when it already does."""
     if covers(declared, seen):
         return declared
-    merged = copy.deepcopy(declared)
+    # a new dict on the path to each change, the rest shared with ``declared`` (never changed in place)
+    merged = dict(declared)
     declared_types, seen_types = types_of(declared), types_of(seen)
     merged["type"] = _joined_types(declared_types, seen_types)
     fmt = _date_format(declared)
@@ -167,9 +167,9 @@ def merge(declared: Schema, seen: Schema) -> Schema:
     elif "string" not in declared_types and "format" in seen:  # the first strings seen (after nulls)
         merged["format"] = seen["format"]
     if "object" in seen_types and "properties" in seen:
-        props = merged.setdefault("properties", {})
+        props = merged["properties"] = dict(merged.get("properties", {}))
         for name, sub in seen["properties"].items():
-            props[name] = merge(props[name], sub) if name in props else copy.deepcopy(sub)
+            props[name] = merge(props[name], sub) if name in props else sub
     if "array" in seen_types and "items" in seen:
         items = merged.get("items")
         merged["items"] = merge(items, seen["items"]) if isinstance(items, dict) else seen["items"]
@@ -385,12 +385,15 @@ class _Node:
         if not classes <= self.classes:
             return False
         if dict in classes and (self.declared is not None or self.properties):
-            objects = [v for v in values if v.__class__ is dict]
-            if self.declared is not None and not all(map(self.declared.issuperset, objects)):
+            objects = values if len(classes) == 1 else [v for v in values if v.__class__ is dict]
+            present = set(chain.from_iterable(objects))  # every key of the page, once
+            if self.declared is not None and not present <= self.declared:
                 return False
             n = len(objects)
             for name, node in self.properties:
-                if node.classes is not None and not node.fits(list(map(dict.get, objects, repeat(name, n)))):
+                if node.classes is None or name not in present:
+                    continue
+                if not node.fits(list(map(dict.get, objects, repeat(name, n)))):
                     return False
         if list in classes and self.items is not None and self.items.classes is not None:
             items = list(chain.from_iterable(v for v in values if v.__class__ is list))

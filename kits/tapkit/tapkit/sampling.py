@@ -9,7 +9,6 @@ discovery must not hang on an API that is not there).
 
 from __future__ import annotations
 
-import copy
 import typing as t
 from pathlib import Path
 
@@ -63,7 +62,7 @@ def sample_schemas(tap: RestTap) -> DriftReport | None:
         merged = merge(declared, infer_records(records))
         if merged is not declared:
             declared.clear()
-            declared.update(copy.deepcopy(merged))
+            declared.update(merged)
     for line in report.summary_lines():
         tap.logger.warning("schema sampling: %s", line)
     path = tap.config.get("schema_report")
