@@ -334,11 +334,9 @@ class DriftReport:
                 continue
             parts = [f"{s.sampled} records sampled"]
             if s.undeclared:
-                parts.append(
-                    f"{len(s.undeclared)} properties sent but not declared: {', '.join(s.undeclared)}"
-                )
+                parts.append(f"sent but not declared: {', '.join(s.undeclared)}")
             if s.conflicts:
-                parts.append(f"{len(s.conflicts)} type conflicts: {', '.join(s.conflicts)}")
+                parts.append(f"type conflicts: {', '.join(s.conflicts)}")
             if s.never_seen:
                 parts.append(f"{len(s.never_seen)} declared properties never seen")
             if not s.drifted:
