@@ -10,6 +10,8 @@ import threading
 from typing import Any
 
 from .apis import APIS, DEFAULT_API_KEY, DEFAULT_RECORDS
+from .drift import __doc__ as DRIFT_DOC
+from .drift import parse_drift_spec
 from .faults import __doc__ as FAULTS_DOC
 from .faults import parse_fault_spec
 from .server import Sandbox
@@ -18,6 +20,13 @@ from .server import Sandbox
 def _fault_arg(value: str) -> Any:
     try:
         return parse_fault_spec(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _drift_arg(value: str) -> Any:
+    try:
+        return parse_drift_spec(value)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -72,7 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
             "POST /_sandbox/faults (JSON fault), DELETE /_sandbox/faults,\n"
             "POST /_sandbox/reset, POST /_sandbox/churn?resource=NAME. OpenAPI: GET {base_url}/openapi.json."
         ),
-        epilog="Fault SPEC syntax (--fault, repeatable):\n" + (FAULTS_DOC or "").split("\n", 2)[2],
+        epilog="Fault SPEC syntax (--fault, repeatable):\n"
+        + (FAULTS_DOC or "").split("\n", 2)[2]
+        + "\nDrift SPEC syntax (--drift, repeatable):\n"
+        + (DRIFT_DOC or "").split("\n", 2)[2],
     )
     _add_common(serve)
     serve.add_argument("--host", default="127.0.0.1", help="bind address (default %(default)s)")
@@ -108,6 +120,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="EVERY:BACK",
         help="in each paginated resource the record at position p (1-based) with p %% EVERY == 0 carries "
         "the id of the record BACK positions before it (its other fields its own), e.g. 9:6",
+    )
+    serve.add_argument(
+        "--drift",
+        action="append",
+        type=_drift_arg,
+        default=[],
+        metavar="SPEC",
+        help="serve records the documents do not describe, e.g. add,name=region,kind=string (see below)",
     )
     serve.add_argument("--tls-cert", metavar="FILE", help="serve https with this PEM certificate (chain)")
     serve.add_argument("--tls-key", metavar="FILE", help="the PEM private key of --tls-cert")
@@ -159,6 +179,7 @@ def _serve(args: argparse.Namespace, tls: tuple[str, str] | None) -> Sandbox:
         faults=args.faults,
         churn=args.churn,
         repeat_ids=args.repeat_ids,
+        drift=args.drift,
         host=args.host,
         port=args.port,
         tls=tls,

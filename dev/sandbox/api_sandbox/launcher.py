@@ -27,6 +27,7 @@ from types import TracebackType
 from typing import IO, Any, Unpack
 from urllib.parse import quote, urlsplit
 
+from .drift import as_drift
 from .faults import Fault, as_fault
 from .server import SandboxOptions
 
@@ -60,6 +61,8 @@ def serve_argv(api: str, **options: Unpack[SandboxOptions]) -> list[str]:
         argv += ["--max-page-size", str(max_page_size)]
     for fault in opts.pop("faults", ()):
         argv += ["--fault", as_fault(fault).to_spec()]
+    for drift in opts.pop("drift", ()):
+        argv += ["--drift", as_drift(drift).to_spec()]
     repeat_ids = opts.pop("repeat_ids", None)
     if repeat_ids is not None:
         argv += ["--repeat-ids", "{}:{}".format(*repeat_ids)]

@@ -26,6 +26,7 @@ from .apis import (
     ResourceSpec,
     small_count,
 )
+from .drift import Drift, as_drift
 from .faults import Fault, FaultSet
 from .openapi import build_openapi
 from .store import ResourceStore
@@ -48,6 +49,7 @@ class ModelOptions(TypedDict, total=False):
     faults: Iterable[Fault | str]
     churn: float
     repeat_ids: tuple[int, int] | None
+    drift: Iterable[Drift | str]
 
 
 class Headers(Protocol):
@@ -95,6 +97,7 @@ class SandboxModel:
         faults: Iterable[Fault | str] = (),
         churn: float = 0.0,
         repeat_ids: tuple[int, int] | None = None,
+        drift: Iterable[Drift | str] = (),
     ) -> None:
         if api not in APIS:
             raise ValueError(f"unknown api {api!r}; expected one of {', '.join(APIS)}")
@@ -106,6 +109,11 @@ class SandboxModel:
                 raise ValueError(f"repeat_ids=(every, back) needs 1 <= back < every, got {repeat_ids!r}")
             repeat_ids = (every, back)
         self.repeat_ids = repeat_ids
+        self.drift = tuple(as_drift(d) for d in drift)
+        names = {r.name for r in APIS[api].resources}
+        strangers = sorted({d.resource for d in self.drift} - names - {"*"})
+        if strangers:
+            raise ValueError(f"drift names unknown resources of {api}: {', '.join(strangers)}")
         self.api = api
         self.api_def = APIS[api]
         self.records_per_resource = records
@@ -141,7 +149,7 @@ class SandboxModel:
                 )
                 count = small_count(api, res.name)
                 repeat = None
-            store = ResourceStore(self.api_def, res, seed, count, res.selector, repeat)
+            store = ResourceStore(self.api_def, res, seed, count, res.selector, repeat, self.drift)
             self.resources.append(spec)
             self._stores[res.name] = store
             self._routes[spec.path] = Route(spec, store)

@@ -21,6 +21,7 @@ from functools import lru_cache
 from typing import Any
 
 from .apis import APIS, ApiDef, ResourceDef
+from .drift import Drift, drifted
 from .fields import ID_STEP, ID_WIDTH
 
 POOL_SIZE = 509
@@ -55,6 +56,7 @@ class ResourceStore:
         count: int,
         selector: str,
         repeat_ids: tuple[int, int] | None = None,
+        drifts: tuple[Drift, ...] = (),
     ) -> None:
         self.api = api
         self.res = res
@@ -72,6 +74,8 @@ class ResourceStore:
         # (every, back): the record at position p (1-based) with p % every == 0 carries the id of the
         # record at p - back, its other fields its own
         self.repeat_ids = repeat_ids
+        # schema drift (drift.py): applied to the records served, position by position
+        self.drifts = tuple(d for d in drifts if d.applies_to(res.name))
 
     # -- rendering --------------------------------------------------------------------------------------
 
@@ -132,6 +136,8 @@ class ResourceStore:
                 keys = self.keys
                 for p in range((offset // every + 1) * every, end + 1, every):
                     chunk[p - 1 - offset] = self._render(keys[p - 1], keys[p - 1 - back])
+            if self.drifts:
+                chunk = drifted(chunk, offset, self.drifts)
             return chunk
 
     def window(self, start: int, size: int) -> list[bytes]:

@@ -20,6 +20,7 @@ from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.streams import RESTStream
 
 from tapkit.conform import compile_conformer
+from tapkit.contract import schema_guard
 from tapkit.writer import FastSingerWriter, dumps_line, dumps_record
 
 if t.TYPE_CHECKING:
@@ -87,8 +88,12 @@ class PageWriter(RESTStream[int]):
         deselected = self._deselected_paths() or frozenset()
         conform = compile_conformer(self.effective_schema)
         warned: set[str] = set()
+        guard = schema_guard(self)
 
         def render(records: list[dict]) -> list[bytes]:
+            nonlocal conform
+            if guard is not None and guard.page(records):  # the schema widened (schema_contract)
+                conform = compile_conformer(self.effective_schema)
             unmapped: list[str] = []
             if deselected:
                 records = [{k: v for k, v in r.items() if k not in deselected} for r in records]

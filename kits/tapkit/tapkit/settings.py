@@ -13,6 +13,8 @@ from decimal import Decimal
 
 from singer_sdk import typing as th
 
+from tapkit.contract import CONTRACTS, DEFAULT_CONTRACT
+
 if t.TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
 
@@ -126,6 +128,32 @@ def kit_settings(default_base_url: str) -> tuple[Setting, ...]:
             "where they were, records were inserted or deleted during the sync: the tap finds its place "
             "again instead of skipping records. 0 requests exactly the document's offsets and detects "
             "nothing.",
+        ),
+        Setting(
+            "schema_contract",
+            th.StringType(allowed_values=list(CONTRACTS)),
+            default=DEFAULT_CONTRACT,
+            title="Schema contract",
+            description="What a sync does with a property the schema does not declare or a value "
+            "of another type (dlt's names): evolve widens the schema and sends a new SCHEMA message "
+            "before the record, which goes out whole; freeze fails the stream with one line; "
+            "discard_value drops undeclared properties with a warning.",
+        ),
+        Setting(
+            "schema_sample_records",
+            th.IntegerType(minimum=0),
+            title="Schema sample records",
+            description="--discover reads up to this many records of each stream and merges the "
+            "properties and types it saw into the declared schema, with a drift report on stderr. Off "
+            "unless set, and when the API cannot be reached.",
+        ),
+        Setting(
+            "schema_report",
+            th.StringType,
+            title="Schema report",
+            description="With schema_sample_records: --discover writes the drift report "
+            "(properties sent but not declared, declared but never seen, type conflicts, per stream) to "
+            "this file, as JSON if its name ends in .json, else as Markdown.",
         ),
         Setting(
             "user_agent",

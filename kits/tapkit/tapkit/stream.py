@@ -32,6 +32,7 @@ from singer_sdk.authenticators import APIKeyAuthenticator
 from keyguard.http import OriginAdapter
 from tapkit.body import Envelope
 from tapkit.client import PageClient, PageQuery
+from tapkit.contract import schema_guard
 from tapkit.errors import PaginationError, redact_url
 from tapkit.fastpath import Page, PageWriter
 from tapkit.fetcher import pages_in_order
@@ -249,7 +250,10 @@ class OffsetStream(PageWriter):
 
     def request_records(self, context: Context | None) -> t.Iterable[dict]:
         """The SDK's per-record path (stream maps, flattening, dry runs): state after each page."""
+        guard = schema_guard(self)
         for records, resume in self.iter_pages(context):
+            if guard is not None:
+                guard.page(records)  # a widened schema goes out before the page (schema_contract)
             yield from records
             # The SDK writes each record before asking for the next, so the page is out now.
             self._page_written(resume, map(dumps_record, records))

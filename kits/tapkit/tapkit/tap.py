@@ -18,6 +18,7 @@ import keyguard
 from tapkit.cli import checked_file, fail, json_object, read_json
 from tapkit.errors import ConfigError, StateError, TapkitError
 from tapkit.gate import RequestGate
+from tapkit.sampling import sample_schemas
 from tapkit.settings import HEADER_SETTINGS, as_number, explain, has_control_characters, settings_schema
 from tapkit.state import RESUME_KEY, UnusableBookmark, read_resume
 from tapkit.writer import FastSingerWriter
@@ -85,6 +86,10 @@ class RestTap(Tap):
 
     def discover_streams(self) -> list[Stream]:
         return [stream_type(tap=self) for stream_type in self.stream_types]
+
+    def run_discovery(self) -> str:
+        sample_schemas(self)  # schema_sample_records: the declared schemas widened by what the API sends
+        return super().run_discovery()
 
     # -- state ---------------------------------------------------------------------------------
 

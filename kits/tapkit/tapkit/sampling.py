@@ -1,0 +1,81 @@
+"""Discovery that looks: ``schema_sample_records: N`` makes ``--discover`` read up to N records of each
+stream and merge what it saw into the declared schema (see :mod:`tapkit.drift`), with a drift report on
+stderr and, with ``schema_report: FILE``, as JSON (``.json``) or Markdown (any other name) in FILE.
+
+Sampling is off unless set. A stream whose records cannot be read keeps its declared schema, with a
+warning; when the API cannot be reached at all, sampling stops there (one attempt per stream, no retries:
+discovery must not hang on an API that is not there).
+"""
+
+from __future__ import annotations
+
+import typing as t
+from pathlib import Path
+
+from tapkit.drift import DriftReport, StreamDrift, infer_records, merge
+from tapkit.errors import TapkitError
+from tapkit.retry import RetryPolicy
+
+if t.TYPE_CHECKING:
+    from singer_sdk import Tap
+
+
+class _PagedStream(t.Protocol):
+    """What sampling reads of a stream (an ``OffsetStream``): a protocol, so that tap.py, which calls
+    sampling, is not imported back from here."""
+
+    _paginator: t.Any
+
+    def iter_pages(self, context: None) -> t.Iterator[tuple[list[dict], dict | None]]: ...
+
+
+def _sample(stream: _PagedStream, limit: int) -> list[dict]:
+    stream.__dict__["retry_policy"] = RetryPolicy(max_retries=0)  # one attempt: discovery must not hang
+    records: list[dict] = []
+    pages = t.cast("t.Generator[tuple[list[dict], dict | None], None, None]", stream.iter_pages(None))
+    try:
+        for page, _ in pages:
+            records += page[: limit - len(records)]
+            if len(records) >= limit:
+                break
+    finally:
+        pages.close()  # stops the page threads
+        stream.__dict__.pop("retry_policy", None)
+        stream._paginator = None
+    return records
+
+
+def sample_schemas(tap: Tap) -> DriftReport | None:
+    """Widen every stream's schema by up to ``schema_sample_records`` records of it; None when off."""
+    limit = tap.config.get("schema_sample_records")
+    if not limit:
+        return None
+    report = DriftReport()
+    unreachable: str | None = None
+    for stream in tap.streams.values():
+        drift = StreamDrift(stream.name)
+        report.streams.append(drift)
+        if unreachable:
+            drift.error = unreachable
+            continue
+        try:
+            records = _sample(t.cast("_PagedStream", stream), int(limit))
+        except TapkitError as exc:
+            drift.error = str(exc)
+            if "ConnectionError" in drift.error or "failed after" in drift.error:
+                unreachable = "the API was not reachable; the declared schema is kept"
+            continue
+        declared = stream.schema
+        drift.note(declared, records)
+        merged = merge(declared, infer_records(records))
+        if merged is not declared:
+            declared.clear()
+            declared.update(merged)
+    for line in report.summary_lines():
+        tap.logger.warning("schema sampling: %s", line)
+    path = tap.config.get("schema_report")
+    if path:
+        text = report.to_json() if str(path).endswith(".json") else report.to_markdown()
+        Path(path).write_text(text, encoding="utf-8")
+        tap.logger.info("schema sampling: drift report written to %s", path)
+    return report
