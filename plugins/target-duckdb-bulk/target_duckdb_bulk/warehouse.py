@@ -1,4 +1,4 @@
-"""DuckDB: spool files read by DuckDB itself, checked set-wise, merged by DELETE + INSERT in one transaction.
+"""DuckDB: spool files read by DuckDB itself, checked set-wise, merged by one MERGE in one transaction.
 
 Each line of a spool (or BATCH) file is read as text by `read_csv` and parsed by `from_json` against a
 structure built from the stream's schema. Unlike `read_json`, which turns every JSON number into a
