@@ -134,3 +134,13 @@ def test_names_with_quotes_backslashes_dollars_and_semicolons_load(loader: Loade
         ("2", "TWO", "true", "2.5", '{"a\'b":[2,0.1000000000000000055]}'),
         ("3", "three", "true", "3", '{"a\'b":[3,0.1000000000000000055]}'),
     ]
+
+
+def test_a_date_time_without_a_zone_is_utc_whatever_the_machines_zone(
+    loader: Loader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TZ", "Asia/Tokyo")  # DuckDB's session zone follows it unless the loader sets UTC
+    props = {"id": {"type": "integer"}, "seen": {"type": "string", "format": "date-time"}}
+    result = loader.run([schema("items", props), record("items", id=1, seen="2024-01-01T00:00:00")])
+    assert result.returncode == 0, output(result)
+    assert loader.rows("items", "epoch(seen)") == [(1704067200.0,)]
