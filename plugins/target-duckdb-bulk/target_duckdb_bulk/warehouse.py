@@ -459,20 +459,31 @@ class DuckDBWarehouse(Warehouse):
         if not table.keys:
             values = ", ".join(self._value(table, c) for c in table.columns)
             return [f"INSERT INTO {target} ({names}) SELECT {values} FROM {STAGE} ORDER BY rowid"]
+        # The batch's last record of each key, in the columns the stream sends.
+        columns = ", ".join(f"{self._value(table, c)} AS {self.quote(c.name)}" for c in table.columns)
+        keys = ", ".join(self._field("v", k) for k in table.keys)
+        latest = (
+            f"SELECT {columns} FROM {STAGE} "
+            f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY rowid DESC) = 1"
+        )
+        # (The stage's columns named in full: the table may have a column named v.)
+        probe = " AND ".join(f"t.{self.quote(k)} = {self._field(f'{STAGE}.v', k)}" for k in table.keys)
+        if (
+            self.con.execute(f"SELECT 1 FROM {target} AS t JOIN {STAGE} ON {probe} LIMIT 1").fetchone()
+            is None
+        ):
+            # No key of the batch is in the table (a first load, new records): a plain insert, faster.
+            return [f"INSERT INTO {target} ({names}) {latest}"]
         # Merge: a row whose key is in the batch gets the batch's last record of that key, in the columns
         # the stream sends (a column it no longer sends, or one a user added, keeps its value); a key the
         # table does not hold is inserted; every other row stays as it is.
-        columns = ", ".join(f"{self._value(table, c)} AS {self.quote(c.name)}" for c in table.columns)
-        keys = ", ".join(self._field("v", k) for k in table.keys)
         match = " AND ".join(f"{target}.{self.quote(k)} = s.{self.quote(k)}" for k in table.keys)
         others = [self.quote(c.name) for c in table.columns if c.name not in table.keys]
         inserted = ", ".join(f"s.{self.quote(c.name)}" for c in table.columns)
         update = "UPDATE SET " + ", ".join(f"{n} = s.{n}" for n in others) if others else "DO NOTHING"
         return [
-            f"MERGE INTO {target} USING (SELECT {columns} FROM {STAGE} "
-            f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY rowid DESC) = 1) AS s ON ({match}) "
-            f"WHEN MATCHED THEN {update} "
-            f"WHEN NOT MATCHED THEN INSERT ({names}) VALUES ({inserted})"
+            f"MERGE INTO {target} USING ({latest}) AS s ON ({match}) "
+            f"WHEN MATCHED THEN {update} WHEN NOT MATCHED THEN INSERT ({names}) VALUES ({inserted})"
         ]
 
     def close(self) -> None:
