@@ -117,11 +117,15 @@ def test_names_with_quotes_backslashes_dollars_and_semicolons_load(loader: Loade
         values += f", {json.dumps(number)}: {amount}, {json.dumps(nested)}: {deep}}}"
         return json.dumps({"type": "RECORD", "stream": stream, "record": {}}).replace("{}", values)
 
-    first = [schema(stream, props, keys=[key]), row(1, "one"), row(2, "two")]
+    first: list[dict | str] = [schema(stream, props, keys=[key]), row(1, "one"), row(2, "two")]
     assert (r := loader.run(first, default_target_schema=target_schema)).returncode == 0, output(r)
     # The second run merges on the odd key and widens the odd number column to string.
     props[number] = {"type": ["string", "null"]}
-    second = [schema(stream, props, keys=[key]), row(2, "TWO", '"2.5"'), row(3, "three", '"3"')]
+    second: list[dict | str] = [
+        schema(stream, props, keys=[key]),
+        row(2, "TWO", '"2.5"'),
+        row(3, "three", '"3"'),
+    ]
     assert (r := loader.run(second, default_target_schema=target_schema)).returncode == 0, output(r)
 
     def q(name: str) -> str:
