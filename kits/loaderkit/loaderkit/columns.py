@@ -23,10 +23,12 @@ class Kind(enum.StrEnum):
     JSON = "json"
 
 
-# The widenings a later schema may ask for: the column's type changes, no value loses anything.
+# The widenings a later schema may ask for: the column's type changes, no value loses anything (a
+# value widened to JSON becomes its JSON: a string "a" the JSON string "a").
 # Anything else (a string column becoming an integer, ...) is refused with a clear error.
 WIDENINGS: frozenset[tuple[Kind, Kind]] = frozenset(
-    {(Kind.INTEGER, Kind.NUMBER)} | {(k, Kind.STRING) for k in Kind if k is not Kind.STRING}
+    {(Kind.INTEGER, Kind.NUMBER)}
+    | {(k, wide) for wide in (Kind.STRING, Kind.JSON) for k in Kind if k is not wide}
 )
 
 _FORMATS = {"date-time": Kind.TIMESTAMP, "date": Kind.DATE, "time": Kind.TIME}
@@ -109,6 +111,7 @@ def changes(
         else:
             refused.append(
                 f"column {column.name!r} is {have} in the table but {column.kind} in the new schema, "
-                "and that change would lose values (only integer to number and anything to string widen)"
+                "and that change would lose values (only integer to number, and anything to string or "
+                "to JSON, widen)"
             )
     return add, widen, refused

@@ -33,25 +33,53 @@ class Table:
         return next(c for c in self.columns if c.name == name)
 
 
-# The table comment that records which stream a table is written from (checked by later runs).
-STREAM_COMMENT = "Singer stream {stream} (written by loaderkit; a later run refuses another stream here)"
-_COMMENT_START, _COMMENT_END = STREAM_COMMENT.split("{stream}")
+# The table comment that records which stream a table is written from and on which key properties its
+# rows are merged (checked by later runs).
+STREAM_COMMENT = (
+    "Singer stream {stream}, key properties {keys} (written by loaderkit; a later run refuses another "
+    "stream here)"
+)
+_COMMENT_START = STREAM_COMMENT.split("{stream}")[0]
+_COMMENT_KEYS = STREAM_COMMENT.split("{stream}")[1].split("{keys}")[0]
+_COMMENT_END = STREAM_COMMENT.split("{keys}")[1]
 _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 
 
-def stream_comment(stream: str) -> str:
-    return STREAM_COMMENT.format(stream=json.dumps(stream, ensure_ascii=False))
+@dataclass(frozen=True)
+class Recorded:
+    """What a table comment of ours says: the stream the table is written from, the keys it merges on."""
+
+    stream: str
+    keys: tuple[str, ...]
+
+
+def stream_comment(stream: str, keys: Sequence[str] = ()) -> str:
+    return STREAM_COMMENT.format(
+        stream=json.dumps(stream, ensure_ascii=False), keys=json.dumps(list(keys), ensure_ascii=False)
+    )
+
+
+def recorded_in(comment: str | None) -> Recorded | None:
+    """What a table comment of ours records; None for no comment or someone else's."""
+    if not comment or not comment.startswith(_COMMENT_START) or not comment.endswith(_COMMENT_END):
+        return None
+    middle = comment[len(_COMMENT_START) : len(comment) - len(_COMMENT_END)]
+    try:
+        stream, end = json.JSONDecoder().raw_decode(middle)
+        if not middle.startswith(_COMMENT_KEYS, end):
+            return None
+        keys = json.loads(middle[end + len(_COMMENT_KEYS) :])
+    except ValueError:
+        return None
+    if not isinstance(stream, str) or not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+        return None
+    return Recorded(stream, tuple(keys))
 
 
 def stream_of_comment(comment: str | None) -> str | None:
     """The stream a table comment of ours names; None for no comment or someone else's."""
-    if not comment or not comment.startswith(_COMMENT_START) or not comment.endswith(_COMMENT_END):
-        return None
-    try:
-        stream = json.loads(comment[len(_COMMENT_START) : len(comment) - len(_COMMENT_END)])
-    except ValueError:
-        return None
-    return stream if isinstance(stream, str) else None
+    recorded = recorded_in(comment)
+    return recorded.stream if recorded else None
 
 
 @dataclass(frozen=True)
@@ -224,7 +252,7 @@ class Warehouse(abc.ABC):
                 )
             self.alter_table(table, add, widen)
         if unmarked:
-            self.set_table_comment(table, stream_comment(table.stream))
+            self.set_table_comment(table, stream_comment(table.stream, table.keys))
         self._prepared[(table.schema, table.name)] = table
 
     @abc.abstractmethod

@@ -1,10 +1,17 @@
-"""DuckDB: spool files read by DuckDB itself, checked set-wise, merged by DELETE + INSERT in one transaction.
+"""DuckDB: spool files read by DuckDB itself, checked set-wise, merged by one MERGE in one transaction.
 
 Each line of a spool (or BATCH) file is read as text by `read_csv` and parsed by `from_json` against a
 structure built from the stream's schema. Unlike `read_json`, which turns every JSON number into a
 double first, `from_json` reads a number straight into DECIMAL, so every digit a tap sent survives.
-A second `from_json` keeps each value's JSON form, to check types set-wise: a value the typed parse
-could not convert (or whose JSON type is not its column's) fails the batch naming stream and key.
+A second `from_json` keeps each value's JSON text, to check types set-wise: a value whose JSON type is
+not its column's (`"5"` for an integer, `1` for a boolean, `123` for a string) fails the batch naming
+stream, key, property and value; nothing is coerced.
+
+Inside a `JSON` value `from_json` reads numbers as doubles. So a line whose JSON columns hold a digit is
+parsed once more with every number turned into a marked string first (a regular expression that steps
+over strings whole), and the marks are taken off the JSON text again: the nested numbers are stored as
+the tap wrote them. The rare line this cannot serve (a key repeated at the top level, where JSON's last
+value must win, or a line that already holds the mark) is decoded in Python and staged again.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import msgspec
 
 from loaderkit import Batch, Column, Kind, LoadError, Table, Warehouse, describe_key
 from loaderkit.errors import short
+from loaderkit.warehouse import recorded_in, stream_comment
 
 # JSON-schema `number`: 38 digits, 18 after the point. Every digit a tap sends is kept, up to 20 before and
 # 18 after the point; a value needing more is refused with its stream, key and column, never rounded.
@@ -36,23 +44,33 @@ TYPES = {
     Kind.TIME: "TIME",
     Kind.JSON: "JSON",
 }
-# Kinds whose typed parse can fail on a bad value (giving NULL): their text is parsed too, to tell a bad
-# value from a null one. Strings and JSON take any value.
-CHECKED = frozenset({Kind.INTEGER, Kind.NUMBER, Kind.BOOLEAN, Kind.TIMESTAMP, Kind.DATE, Kind.TIME})
+# Kinds whose values are checked against their JSON text (a JSON column takes any value).
+CHECKED = frozenset(
+    {Kind.INTEGER, Kind.NUMBER, Kind.BOOLEAN, Kind.STRING, Kind.TIMESTAMP, Kind.DATE, Kind.TIME}
+)
 # A line with a number that might not fit DECIMAL(38,18) exactly: 21+ digits, 19+ after the point, or an
 # exponent. Only such lines (rare) are parsed in Python to check the number columns digit for digit.
 SUSPECT_NUMBER = r"[:\[,]\s*-?(\d{21}|\d*\.\d{19}|\d+(\.\d+)?[eE])"
-# What a date, time or date-time string must start with.
+# What the JSON text of a date, time or date-time value must start with (a string, not 'infinity').
 ISO_PREFIX = {
-    Kind.TIMESTAMP: r"^\d{4}-\d{2}-\d{2}",
-    Kind.DATE: r"^\d{4}-\d{2}-\d{2}",
-    Kind.TIME: r"^\d{2}:\d{2}",
+    Kind.TIMESTAMP: r'^"\d{4}-\d{2}-\d{2}',
+    Kind.DATE: r'^"\d{4}-\d{2}-\d{2}',
+    Kind.TIME: r'^"\d{2}:\d{2}',
 }
+# One match per step through a JSON line: everything up to the next number (strings taken whole, so a
+# digit inside one is never touched), then that number, if any. Each number becomes the string
+# MARK + number; UNMARK takes such strings back to the number's text.
+NUMBER_TOKEN = r'((?:"(?:[^"\\]|\\.)*"|[^"0-9-])*)(-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?)?'
+MARK_ESCAPE = "\\u0001"  # the JSON escape of the mark, U+0001, as it reads in a line
+UNMARK = r'"\\u0001(-?[0-9][0-9.eE+-]*)"'
+# A DECIMAL's text without the zeros its scale pads it with: 1.500000000000000000 -> 1.5, 2.000 -> 2.
+DECIMAL_TEXT = r"regexp_replace(regexp_replace({}::VARCHAR, '(\.[0-9]*?)0+$', '\1'), '\.$', '')"
 STAGE = "loaderkit_stage"
 DEFAULT_MEMORY_LIMIT = "256MB"
 # The longest record line DuckDB reads (its default is 2 MB); read buffers are twice that.
 MAX_LINE_BYTES = 16 << 20
 _decoder = msgspec.json.Decoder(float_hook=decimal.Decimal)
+_encoder = msgspec.json.Encoder(decimal_format="number")
 _MAX_INTEGER = decimal.Decimal(10) ** (NUMBER_PRECISION - NUMBER_SCALE)
 
 
@@ -78,6 +96,7 @@ class DuckDBWarehouse(Warehouse):
     def __init__(self, config: Any, logger: Any) -> None:
         super().__init__(config, logger)
         self._con: duckdb.DuckDBPyConnection | None = None
+        self._keys_checked: set[tuple[str, str, tuple[str, ...]]] = set()
 
     @property
     def _memory_limit(self) -> str:
@@ -95,6 +114,8 @@ class DuckDBWarehouse(Warehouse):
                 # goes, not only when a later allocation happens to trigger it.
                 self._con.execute("SET allocator_background_threads = true")
                 self._con.execute("SET preserve_insertion_order = true")
+                # A date-time without a zone is UTC, whatever the machine's zone (TZ) says.
+                self._con.execute("SET TimeZone = 'UTC'")
             except (duckdb.Error, OSError) as exc:
                 raise LoadError(f"cannot open DuckDB file {path}: {_first_line(exc)}") from None
         return self._con
@@ -118,7 +139,8 @@ class DuckDBWarehouse(Warehouse):
                 self.con.execute(statement)
             self.con.execute("COMMIT")
         except duckdb.Error as exc:
-            self.con.execute("ROLLBACK")
+            with contextlib.suppress(duckdb.Error):
+                self.con.execute("ROLLBACK")
             raise LoadError(
                 f"stream {table.stream!r}: preparing table {self.qualified(table)} failed: {_first_line(exc)}"
             ) from None
@@ -135,10 +157,15 @@ class DuckDBWarehouse(Warehouse):
 
     def alter_table(self, table: Table, add: list[Column], widen: list[Column]) -> None:
         name = self.qualified(table)
+        existing = self.existing_columns(table) or {} if widen else {}
         self._ddl(
             table,
             [f"ALTER TABLE {name} ADD COLUMN {self.quote(c.name)} {TYPES[c.kind]}" for c in add]
-            + [f"ALTER TABLE {name} ALTER COLUMN {self.quote(c.name)} TYPE {TYPES[c.kind]}" for c in widen],
+            + [
+                f"ALTER TABLE {name} ALTER COLUMN {self.quote(c.name)} TYPE {TYPES[c.kind]} "
+                f"USING {_widened(self.quote(c.name), existing.get(c.name), c.kind)}"
+                for c in widen
+            ],
         )
 
     # -- the stream a table is written from (loaderkit.Warehouse.check_owner) --------------------
@@ -154,12 +181,57 @@ class DuckDBWarehouse(Warehouse):
     def set_table_comment(self, table: Table, comment: str) -> None:
         self._ddl(table, [f"COMMENT ON TABLE {self.qualified(table)} IS {literal(comment)}"])
 
+    def prepare(self, table: Table) -> None:
+        if table.keys:
+            self.check_owner(table)  # another stream's table is refused before its comment is touched
+            self._check_keys(table)
+        super().prepare(table)
+
+    def _check_keys(self, table: Table) -> None:
+        """Refuse to merge on other key properties than the table's rows were merged on: a merge on
+        `region` over rows keyed on `id` would replace every row of a region with one. The keys are
+        recorded in the table's comment; a table without that record (made before it, or by someone
+        else) is merged on the stream's keys only when its rows hold each key once."""
+        marker = (table.schema, table.name, table.keys)
+        if marker in self._keys_checked or self.existing_columns(table) is None:
+            return  # checked already, or no table yet: the kit creates it and records its keys
+        target = self.qualified(table)
+        text = self.table_comment(table) or ""
+        ours = recorded_in(text)
+        recorded = list(ours.keys) if ours else None
+        if recorded != list(table.keys):
+            has_rows = self.con.execute(f"SELECT 1 FROM {target} LIMIT 1").fetchone() is not None
+            keys = ", ".join(map(self.quote, table.keys))
+            repeated = has_rows and (
+                recorded is not None
+                or self.con.execute(
+                    f"SELECT 1 FROM {target} GROUP BY {keys} HAVING count(*) > 1 "
+                    f"OR bool_or({' OR '.join(f'{self.quote(k)} IS NULL' for k in table.keys)}) LIMIT 1"
+                ).fetchone()
+                is not None
+            )
+            if repeated:
+                was = f"on ({', '.join(recorded)})" if recorded else "without"
+                raise LoadError(
+                    f"stream {table.stream!r}: table {target} holds rows merged {was} key properties, "
+                    f"not on ({', '.join(table.keys)}), so records cannot be merged on it: keep the key "
+                    "properties, or drop the table"
+                )
+            if ours is None and text:
+                self.logger.info("stream %r: table %s keeps its own comment", table.stream, target)
+            else:
+                self.set_table_comment(table, stream_comment(table.stream, table.keys))
+        self._keys_checked.add(marker)
+
     # -- loads ----------------------------------------------------------------------------------
 
     def load(self, table: Table, batch: Batch) -> int:
         con = self.con
+        committed = False
+        rows = 0
         try:
             con.execute(self._stage_sql(table, batch))
+            self._restage(table)
             self._check(table, batch)
             rows = int(con.execute(f"SELECT count(*) FROM {STAGE}").fetchone()[0])  # type: ignore[index]
             con.execute("BEGIN TRANSACTION")
@@ -168,19 +240,31 @@ class DuckDBWarehouse(Warehouse):
                     con.execute(statement)
                 con.execute("COMMIT")
             except BaseException:
-                con.execute("ROLLBACK")
+                with contextlib.suppress(duckdb.Error):
+                    con.execute("ROLLBACK")
                 raise
+            committed = True
             # Write the batch into the database file now: DuckDB then drops the WAL and the batch's
             # in-memory copy (measured: peak RSS grew 1.45x from 100,000 to 1,000,000 rows without this).
             con.execute("CHECKPOINT")
             self._release_memory()
         except duckdb.Error as exc:
+            if committed:
+                # COMMIT wrote the batch to DuckDB's write-ahead log; only the checkpoint (copying it into
+                # the database file) failed. DuckDB replays the log when it next opens the file.
+                raise LoadError(
+                    f"stream {table.stream!r}: loading {batch.what} into {self.qualified(table)}: the "
+                    f"{rows} rows are committed (in DuckDB's write-ahead log, replayed when the file is "
+                    f"next opened), but writing them into the database file failed: {_first_line(exc)}"
+                ) from None
             raise LoadError(
                 f"stream {table.stream!r}: loading {batch.what} into {self.qualified(table)} failed, "
                 f"nothing of it committed: {_first_line(exc)}"
             ) from None
         finally:
-            con.execute(f"DROP TABLE IF EXISTS {STAGE}")
+            # (After a fatal error, a full disk, DuckDB refuses every statement: the message above says it.)
+            with contextlib.suppress(duckdb.Error):
+                con.execute(f"DROP TABLE IF EXISTS {STAGE}")
         return rows
 
     def _release_memory(self) -> None:
@@ -197,10 +281,24 @@ class DuckDBWarehouse(Warehouse):
             self.con.execute("SET memory_limit = '1MB'")
         self.con.execute(self._memory_limit)
 
-    def _stage_sql(self, table: Table, batch: Batch) -> str:
+    # -- staging --------------------------------------------------------------------------------
+    #
+    # The stage has one row per line: `v` the typed values, `r` each checked value's JSON text, `x` the
+    # exact JSON text of each JSON column (NULL where `v` holds it already, with no digit in it),
+    # `suspect` a line whose numbers need a digit-by-digit check, `fix` a line Python must stage again.
+
+    @staticmethod
+    def _structures(table: Table) -> tuple[str, str, str]:
+        """The `from_json` structures of `v`, `r` and the JSON columns' exact parse."""
         typed = json.dumps({c.name: TYPES[c.kind].replace("TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ")
                             for c in table.columns})  # fmt: skip
-        raw = json.dumps({c.name: "VARCHAR" for c in table.columns if c.kind in CHECKED} or {"": "VARCHAR"})
+        raw = json.dumps({c.name: "JSON" for c in table.columns if c.kind in CHECKED} or {"": "JSON"})
+        exact = json.dumps({c.name: "JSON" for c in table.columns if c.kind is Kind.JSON})
+        return typed, raw, exact
+
+    def _stage_sql(self, table: Table, batch: Batch) -> str:
+        typed, raw, exact = self._structures(table)
+        json_columns = [c for c in table.columns if c.kind is Kind.JSON]
         paths = "[" + ", ".join(literal(str(f.path)) for f in batch.files) + "]"
         compression = "gzip" if batch.files and batch.files[0].gzip else "none"
         suspect = (
@@ -215,26 +313,90 @@ class DuckDBWarehouse(Warehouse):
             f"quote = '', escape = '', auto_detect = false, compression = '{compression}', "
             f"max_line_size = {MAX_LINE_BYTES}, buffer_size = {2 * MAX_LINE_BYTES})"
         )
-        return (
-            f"CREATE OR REPLACE TEMP TABLE {STAGE} AS SELECT from_json(line, {literal(typed)}) AS v, "
-            f"from_json(line, {literal(raw)}) AS r, {suspect} AS suspect FROM {source}"
+        # A key repeated at the top level: only lines with more keys than the schema has properties
+        # are looked at closely (from_json would keep the first value, JSON's rule is the last).
+        repeated = (
+            f"(len(json_keys(line)) > {len(table.columns)} "
+            "AND len(list_distinct(json_keys(line))) < len(json_keys(line)))"
         )
+        if json_columns:
+            digits = " OR ".join(f"regexp_matches({self._field('v', c.name)}::VARCHAR, '[0-9]')"
+                                 for c in json_columns)  # fmt: skip
+            has_mark = f"contains(line, {literal(MARK_ESCAPE)})"
+            marked = (
+                f"replace(replace(replace(regexp_replace(line, {literal(NUMBER_TOKEN)}, "
+                "'\\1' || chr(2) || '\\2' || chr(3), 'g'), chr(2) || chr(3), ''), chr(2), "
+                f"'\"' || {literal(MARK_ESCAPE)}), chr(3), '\"')"
+            )
+            exact_sql = (
+                f"CASE WHEN ({digits}) AND NOT {has_mark} THEN from_json({marked}, {literal(exact)}) END"
+            )
+            fix = f"CASE WHEN {repeated} OR (({digits}) AND {has_mark}) THEN line END"
+            fields = ", ".join(
+                f"{self.quote(f'j{i}')} := regexp_replace({self._field('e', c.name)}::VARCHAR, "
+                f"{literal(UNMARK)}, '\\1', 'g')"
+                for i, c in enumerate(json_columns)
+            )
+            x = f"CASE WHEN e IS NOT NULL THEN struct_pack({fields}) END"
+        else:
+            exact_sql, fix, x = "NULL", f"CASE WHEN {repeated} THEN line END", "NULL"
+        return (
+            f"CREATE OR REPLACE TEMP TABLE {STAGE} AS SELECT v, r, {x} AS x, suspect, fix FROM ("
+            f"SELECT v, r, {exact_sql} AS e, {suspect} AS suspect, {fix} AS fix FROM ("
+            f"SELECT line, from_json(line, {literal(typed)}) AS v, from_json(line, {literal(raw)}) AS r "
+            f"FROM {source}))"
+        )
+
+    def _restage(self, table: Table) -> None:
+        """Stage again, from Python's reading, the rare lines DuckDB's cannot serve exactly: a key
+        repeated at the top level (the last value wins), JSON columns in a line that holds the mark."""
+        con = self.con
+        fixes = con.execute(f"SELECT rowid, fix FROM {STAGE} WHERE fix IS NOT NULL ORDER BY rowid").fetchall()
+        if not fixes:
+            return
+        typed, raw, _ = self._structures(table)
+        json_columns = [c.name for c in table.columns if c.kind is Kind.JSON]
+        # $1 the line as Python reads it, $2 that line when its numbers need a check, $3.. the JSON texts
+        fields = ", ".join(f"{self.quote(f'j{i}')} := ${i + 3}::VARCHAR" for i in range(len(json_columns)))
+        x = f"struct_pack({fields})" if fields else "NULL"
+        update = (
+            f"UPDATE {STAGE} SET v = from_json($1::VARCHAR, {literal(typed)}), "
+            f"r = from_json($1::VARCHAR, {literal(raw)}), x = {x}, "
+            f"suspect = $2, fix = NULL WHERE rowid = ${len(json_columns) + 3}"
+        )
+        suspect = re.compile(SUSPECT_NUMBER)
+        for rowid, line in fixes:
+            try:
+                record = _decoder.decode(line)
+            except msgspec.DecodeError:
+                continue  # not JSON: the typed parse has failed on it already
+            text = _encoder.encode(record).decode()
+            exact = [
+                None if record.get(n) is None else _encoder.encode(record[n]).decode() for n in json_columns
+            ]
+            con.execute(update, [text, text if suspect.search(text) else None, *exact, rowid])
 
     @staticmethod
     def _field(struct: str, name: str) -> str:
         return f"struct_extract({struct}, {literal(name)})"
 
     def _violation(self, column: Column) -> str | None:
-        """SQL true for a staged row whose value of `column` its type cannot hold."""
+        """SQL true for a staged row whose value of `column` its type cannot hold: the value's JSON text
+        must be of the column's JSON type (nothing is coerced), and its typed parse must keep it."""
         if column.kind not in CHECKED:
             return None
-        raw, typed = self._field("r", column.name), self._field("v", column.name)
-        if column.kind is Kind.INTEGER:  # 1.5 or true would become 2 or 1: refused, not rounded
-            return f"({raw} IS NOT NULL AND ({typed} IS NULL OR {typed}::VARCHAR <> {raw}))"
-        if column.kind in ISO_PREFIX:  # not 'infinity' or 'epoch', which DuckDB would also read
-            pattern = literal(ISO_PREFIX[column.kind])
-            return f"({raw} IS NOT NULL AND ({typed} IS NULL OR NOT regexp_matches({raw}, {pattern})))"
-        return f"({raw} IS NOT NULL AND {typed} IS NULL)"
+        raw, typed = f"{self._field('r', column.name)}::VARCHAR", self._field("v", column.name)
+        if column.kind is Kind.INTEGER:  # 1.5, "5" or true would become 2, 5 or 1: refused
+            bad = f"{typed} IS NULL OR {typed}::VARCHAR <> {raw}"
+        elif column.kind is Kind.NUMBER:  # "12.5" is text, not a number
+            bad = f"{typed} IS NULL OR NOT regexp_matches({raw}, '^-?[0-9]')"
+        elif column.kind is Kind.BOOLEAN:  # "yes" and 1 are not booleans
+            bad = f"{raw} NOT IN ('true', 'false')"
+        elif column.kind is Kind.STRING:  # 123 or {"a":1} are not strings
+            bad = f"NOT starts_with({raw}, '\"')"
+        else:  # a string in ISO form, not 'infinity' or 'epoch', which DuckDB would also read
+            bad = f"{typed} IS NULL OR NOT regexp_matches({raw}, {literal(ISO_PREFIX[column.kind])})"
+        return f"({raw} IS NOT NULL AND ({bad}))"
 
     def _key_json(self, table: Table, key: str) -> str:
         """A key's value as JSON text for an error message: as sent, when the typed parse refused it."""
@@ -289,21 +451,45 @@ class DuckDBWarehouse(Warehouse):
                             "rounding"
                         )
 
+    def _value(self, table: Table, column: Column) -> str:
+        """A staged row's value of `column`: JSON columns from their exact text where it was taken."""
+        if column.kind is not Kind.JSON:
+            return self._field("v", column.name)
+        index = [c.name for c in table.columns if c.kind is Kind.JSON].index(column.name)
+        exact = self._field("x", f"j{index}")
+        return f"CASE WHEN x IS NULL THEN {self._field('v', column.name)} ELSE {exact}::JSON END"
+
     def _merge_sql(self, table: Table) -> list[str]:
         target = self.qualified(table)
         names = ", ".join(self.quote(c.name) for c in table.columns)
-        values = ", ".join(self._field("v", c.name) for c in table.columns)
         if not table.keys:
+            values = ", ".join(self._value(table, c) for c in table.columns)
             return [f"INSERT INTO {target} ({names}) SELECT {values} FROM {STAGE} ORDER BY rowid"]
-        keys = [self._field("v", k) for k in table.keys]
-        aliases = ", ".join(f"{k} AS k{i}" for i, k in enumerate(keys))
-        match = " AND ".join(f"{target}.{self.quote(k)} = s.k{i}" for i, k in enumerate(table.keys))
+        # The batch's last record of each key, in the columns the stream sends.
+        columns = ", ".join(f"{self._value(table, c)} AS {self.quote(c.name)}" for c in table.columns)
+        keys = ", ".join(self._field("v", k) for k in table.keys)
+        latest = (
+            f"SELECT {columns} FROM {STAGE} "
+            f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY rowid DESC) = 1"
+        )
+        # (The stage's columns named in full: the table may have a column named v.)
+        probe = " AND ".join(f"t.{self.quote(k)} = {self._field(f'{STAGE}.v', k)}" for k in table.keys)
+        if (
+            self.con.execute(f"SELECT 1 FROM {target} AS t JOIN {STAGE} ON {probe} LIMIT 1").fetchone()
+            is None
+        ):
+            # No key of the batch is in the table (a first load, new records): a plain insert, faster.
+            return [f"INSERT INTO {target} ({names}) {latest}"]
+        # Merge: a row whose key is in the batch gets the batch's last record of that key, in the columns
+        # the stream sends (a column it no longer sends, or one a user added, keeps its value); a key the
+        # table does not hold is inserted; every other row stays as it is.
+        match = " AND ".join(f"{target}.{self.quote(k)} = s.{self.quote(k)}" for k in table.keys)
+        others = [self.quote(c.name) for c in table.columns if c.name not in table.keys]
+        inserted = ", ".join(f"s.{self.quote(c.name)}" for c in table.columns)
+        update = "UPDATE SET " + ", ".join(f"{n} = s.{n}" for n in others) if others else "DO NOTHING"
         return [
-            # Merge: rows whose key is in the batch are replaced by the batch's last record of that key;
-            # every other row stays.
-            f"DELETE FROM {target} USING (SELECT DISTINCT {aliases} FROM {STAGE}) AS s WHERE {match}",
-            f"INSERT INTO {target} ({names}) SELECT {values} FROM {STAGE} "
-            f"QUALIFY row_number() OVER (PARTITION BY {', '.join(keys)} ORDER BY rowid DESC) = 1",
+            f"MERGE INTO {target} USING ({latest}) AS s ON ({match}) "
+            f"WHEN MATCHED THEN {update} WHEN NOT MATCHED THEN INSERT ({names}) VALUES ({inserted})"
         ]
 
     def close(self) -> None:
@@ -311,6 +497,17 @@ class DuckDBWarehouse(Warehouse):
         if self._con is not None:
             self._con.close()
             self._con = None
+
+
+def _widened(column: str, have: Kind | None, kind: Kind) -> str:
+    """The SQL that turns a column's value of kind `have` into one of `kind`, losing nothing: a number
+    becomes the text it was sent as (1.5, not 1.500000000000000000), anything becomes its JSON."""
+    text = DECIMAL_TEXT.format(column) if have is Kind.NUMBER else f"{column}::VARCHAR"
+    if kind is Kind.STRING:
+        return text
+    if kind is Kind.JSON:
+        return f"{text}::JSON" if have is Kind.NUMBER else f"to_json({column})"
+    return f"{column}::{TYPES[kind]}"
 
 
 def _first_line(exc: BaseException) -> str:
