@@ -10,7 +10,7 @@ Values as dlt names them:
 - ``discard_value``: singer-sdk's behaviour, explicit: undeclared properties are dropped with one warning
   per stream, values of another type pass as they came.
 
-The check runs a page at a time (:class:`~tapkit.drift.PageChecker`); only a page that does not fit is
+The check runs a page at a time (:class:`~tapkit.pagecheck.PageChecker`); only a page that does not fit is
 looked at record by record. The stream calls :func:`schema_guard` (cached on the stream) and, per page,
 ``guard.page(records)``: True when the schema changed (its conformer must be rebuilt).
 """
@@ -22,8 +22,9 @@ import typing as t
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib.messages import SchemaMessage
 
-from tapkit.drift import PageChecker, differences, infer, merge, types_of
+from tapkit.drift import differences, infer, merge, types_of
 from tapkit.errors import TapkitError
+from tapkit.pagecheck import PageChecker
 
 if t.TYPE_CHECKING:
     import logging

@@ -7,10 +7,8 @@ into a declared schema (widening, never narrowing), the differences named, and a
   union (``integer`` gives way to ``number``), a ``format`` dropped where a value did not have it. Where the
   declared schema already covers what was seen (:func:`covers`), it comes back unchanged.
 - :func:`differences` names what a seen value has that the schema lacks (undeclared properties, type
-  conflicts), as :class:`Difference` rows; :class:`DriftReport` collects them per stream for discovery.
-- :class:`PageChecker` tells whether a page of records fits a schema (no key it does not declare, at any
-  depth, no value of another type) with one C-level pass per property over the page: the price of a sync
-  that does not drift. Only a page that does not fit goes record by record.
+  conflicts), as :class:`Difference` rows; :mod:`tapkit.drift_report` collects them per stream for
+  discovery, and :mod:`tapkit.pagecheck` tells cheaply whether a whole page fits.
 """
 
 from __future__ import annotations
@@ -18,17 +16,15 @@ from __future__ import annotations
 import json
 import re
 import typing as t
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from itertools import chain, repeat
-from operator import itemgetter
 
 Schema = dict[str, t.Any]
 
-_NULL = "null"
+NULL = "null"
 # JSON-schema type -> the Python classes a JSON decoder gives for it
-_CLASSES: dict[str, tuple[type, ...]] = {
+JSON_CLASSES: dict[str, tuple[type, ...]] = {
     "string": (str,),
     "integer": (int,),
     "number": (int, float, Decimal),
@@ -93,8 +89,8 @@ def infer(value: t.Any) -> Schema:
     """The JSON schema of one decoded value, nullable."""
     kind = type_name(value)
     if kind == "null":
-        return {"type": [_NULL]}
-    schema: Schema = {"type": [kind, _NULL]}
+        return {"type": [NULL]}
+    schema: Schema = {"type": [kind, NULL]}
     if kind == "string":
         fmt = _format_of(value)
         if fmt:
@@ -119,7 +115,7 @@ def infer_records(records: t.Iterable[dict]) -> Schema:
 
 
 def _allows(types: list[str], kind: str) -> bool:
-    return not types or kind in types or kind == _NULL or (kind == "integer" and "number" in types)
+    return not types or kind in types or kind == NULL or (kind == "integer" and "number" in types)
 
 
 def covers(declared: Schema, seen: Schema) -> bool:
@@ -231,212 +227,23 @@ def differences(declared: Schema, value: t.Any, path: str = "") -> list[Differen
     return found
 
 
-def _paths(schema: Schema, prefix: str = "") -> t.Iterator[str]:
+def schema_paths(schema: Schema, prefix: str = "") -> t.Iterator[str]:
     for name, sub in schema.get("properties", {}).items():
         where = f"{prefix}.{name}" if prefix else name
         yield where
         if isinstance(sub, dict):
-            yield from _paths(sub, where)
+            yield from schema_paths(sub, where)
             if isinstance(sub.get("items"), dict):
-                yield from _paths(sub["items"], f"{where}[]")
+                yield from schema_paths(sub["items"], f"{where}[]")
 
 
-def _seen_paths(value: t.Any, prefix: str = "") -> t.Iterator[str]:
+def seen_paths(value: t.Any, prefix: str = "") -> t.Iterator[str]:
     if isinstance(value, dict):
         for name, sub in value.items():
             where = f"{prefix}.{name}" if prefix else name
             if sub is not None:
                 yield where
-            yield from _seen_paths(sub, where)
+            yield from seen_paths(sub, where)
     elif isinstance(value, list):
         for item in value:
-            yield from _seen_paths(item, f"{prefix}[]")
-
-
-@dataclass
-class StreamDrift:
-    """What the sampled records of one stream showed against its declared schema."""
-
-    stream: str
-    sampled: int = 0
-    undeclared: dict[str, list[str]] = field(default_factory=dict)  # path -> types seen
-    conflicts: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # path -> declared, seen
-    never_seen: list[str] = field(default_factory=list)
-    error: str | None = None  # why the stream could not be sampled
-
-    def note(self, declared: Schema, records: list[dict]) -> None:
-        seen: set[str] = set()
-        for record in records:
-            seen.update(_seen_paths(record))
-            for diff in differences(declared, record):
-                if diff.kind == "undeclared":
-                    kinds = self.undeclared.setdefault(diff.path, [])
-                else:
-                    entry = self.conflicts.setdefault(
-                        diff.path, {"declared": list(diff.declared), "seen": []}
-                    )
-                    kinds = entry["seen"]
-                kinds.extend(k for k in diff.seen if k not in kinds)
-        self.sampled += len(records)
-        self.never_seen = [p for p in _paths(declared) if p not in seen]
-
-    @property
-    def drifted(self) -> bool:
-        return bool(self.undeclared or self.conflicts)
-
-
-@dataclass
-class DriftReport:
-    """Per stream: properties sent but not declared, declared but never seen, type conflicts."""
-
-    streams: list[StreamDrift] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, t.Any]:
-        return {
-            "streams": {
-                s.stream: {
-                    "sampled_records": s.sampled,
-                    "undeclared": s.undeclared,
-                    "type_conflicts": s.conflicts,
-                    "never_seen": s.never_seen,
-                    **({"error": s.error} if s.error else {}),
-                }
-                for s in self.streams
-            }
-        }
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
-
-    def to_markdown(self) -> str:
-        lines = ["# Schema drift report", ""]
-        lines.append("| stream | sampled | sent, not declared | type conflicts | declared, never seen |")
-        lines.append("|---|---|---|---|---|")
-        for s in self.streams:
-            sent = ", ".join(f"`{p}` ({'/'.join(k)})" for p, k in s.undeclared.items()) or "-"
-            conflicts = (
-                ", ".join(
-                    f"`{p}` ({'/'.join(c['declared'])} -> {'/'.join(c['seen'])})"
-                    for p, c in s.conflicts.items()
-                )
-                or "-"
-            )
-            never = ", ".join(f"`{p}`" for p in s.never_seen) or "-"
-            sampled = f"not sampled: {s.error}" if s.error else str(s.sampled)
-            lines.append(f"| {s.stream} | {sampled} | {sent} | {conflicts} | {never} |")
-        return "\n".join(lines) + "\n"
-
-    def summary_lines(self) -> list[str]:
-        """One line per stream, for stderr."""
-        out = []
-        for s in self.streams:
-            if s.error:
-                out.append(f"stream '{s.stream}': not sampled: {s.error}")
-                continue
-            parts = [f"{s.sampled} records sampled"]
-            if s.undeclared:
-                parts.append(f"sent but not declared: {', '.join(s.undeclared)}")
-            if s.conflicts:
-                parts.append(f"type conflicts: {', '.join(s.conflicts)}")
-            if s.never_seen:
-                parts.append(f"{len(s.never_seen)} declared properties never seen")
-            if not s.drifted:
-                parts.append("the schema covers every record")
-            out.append(f"stream '{s.stream}': " + "; ".join(parts))
-        return out
-
-
-# -- the fast check ---------------------------------------------------------------------------------------
-
-
-def _classes(types: list[str]) -> frozenset[type]:
-    return frozenset(c for kind in [*types, _NULL] for c in _CLASSES.get(kind, ()))
-
-
-@dataclass(frozen=True)
-class _Node:
-    """A schema read once for :class:`PageChecker`: what a value of it may be."""
-
-    classes: frozenset[type] | None  # None: anything
-    declared: frozenset[str] | None  # an object's keys (None: not an object schema, or open)
-    properties: tuple[tuple[str, _Node], ...] = ()  # the ones with a type to check
-    items: _Node | None = None
-    # every checked property's value of an object in one C call: itemgetter(*names) (a 1-tuple for one)
-    row: t.Callable[..., tuple] | None = None
-
-    @classmethod
-    def of(cls, schema: t.Any) -> _Node:
-        if not isinstance(schema, dict) or not types_of(schema):
-            return cls(None, None)
-        types = types_of(schema)
-        props = schema.get("properties") if "object" in types else None
-        items = schema.get("items") if "array" in types else None
-        checked = tuple((k, n) for k, v in (props or {}).items() if (n := cls.of(v)).classes is not None)
-        names = [k for k, _ in checked]
-        row: t.Callable[..., tuple] | None = None
-        if len(names) == 1:
-            row = lambda obj, get=itemgetter(names[0]): (get(obj),)  # noqa: E731
-        elif names:
-            row = itemgetter(*names)
-        return cls(
-            _classes(types),
-            frozenset(props) if isinstance(props, dict) and not schema.get("additionalProperties") else None,
-            checked,
-            cls.of(items) if isinstance(items, dict) else None,
-            row,
-        )
-
-    def fits(self, values: t.Sequence[t.Any]) -> bool:
-        """Every value fits: one C-level pass per property over the page's column (map, set, zip)."""
-        if self.classes is None:
-            return True
-        classes = set(map(type, values))
-        if not classes <= self.classes:
-            return False
-        if dict in classes and (self.declared is not None or self.properties):
-            objects = values if len(classes) == 1 else [v for v in values if v.__class__ is dict]
-            if self.declared is not None and not all(map(self.declared.issuperset, objects)):
-                return False
-            if not all(
-                node.fits(column) for column, node in zip(self._columns(objects), self._nodes, strict=True)
-            ):
-                return False
-        if list in classes and self.items is not None and self.items.classes is not None:
-            items = list(chain.from_iterable(v for v in values if v.__class__ is list))
-            if not self.items.fits(items):
-                return False
-        return True
-
-    @property
-    def _nodes(self) -> list[_Node]:
-        return [node for _, node in self.properties]
-
-    def _columns(self, objects: t.Sequence[dict]) -> t.Iterable[t.Sequence[t.Any]]:
-        """The values of each checked property, a column per property; absent ones as None."""
-        if not self.properties:
-            return ()
-        assert self.row is not None
-        try:
-            rows = list(map(self.row, objects))  # every object has every property: the usual page
-        except KeyError:
-            n = len(objects)
-            present = set(chain.from_iterable(objects))
-            return [
-                list(map(dict.get, objects, repeat(name, n))) if name in present else ()
-                for name, _ in self.properties
-            ]
-        if not rows:
-            return [()] * len(self.properties)
-        return list(zip(*rows, strict=True))
-
-
-class PageChecker:
-    """``checker(records) -> True`` when every record of the page fits the schema (no key the schema does
-    not declare, at any depth; no value of another type; nulls always fit). Per property one C-level pass
-    over the page's column; no inference, no per-record Python for a page that fits."""
-
-    def __init__(self, schema: Schema) -> None:
-        self._root = _Node.of({**schema, "type": ["object"]})
-
-    def __call__(self, records: list[dict]) -> bool:
-        return self._root.fits(records)
+            yield from seen_paths(item, f"{prefix}[]")

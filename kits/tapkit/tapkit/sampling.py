@@ -12,7 +12,8 @@ from __future__ import annotations
 import typing as t
 from pathlib import Path
 
-from tapkit.drift import DriftReport, StreamDrift, infer_records, merge
+from tapkit.drift import infer_records, merge
+from tapkit.drift_report import DriftReport, StreamDrift
 from tapkit.errors import TapkitError
 from tapkit.retry import RetryPolicy
 

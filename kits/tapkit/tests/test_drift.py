@@ -7,16 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from tapkit.drift import (
-    DriftReport,
-    PageChecker,
-    StreamDrift,
-    covers,
-    differences,
-    infer,
-    infer_records,
-    merge,
-)
+from tapkit.drift import covers, differences, infer, infer_records, merge
+from tapkit.drift_report import DriftReport, StreamDrift
+from tapkit.pagecheck import PageChecker
 
 DECLARED = {
     "type": "object",
