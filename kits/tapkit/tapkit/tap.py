@@ -186,7 +186,11 @@ class RestTap(Tap):
         catalog: t.IO[str] | None = None,
         **kwargs: t.Any,
     ) -> None:
-        """Run the CLI; a failure we can explain ends with one line on stderr and exit code 1, at once."""
+        """Run the CLI; a failure we can explain ends with one line on stderr and exit code 1, at once.
+
+        Every file the tap creates (BATCH files and their folders) is for its owner alone (0600/0700),
+        whatever umask it was started with: they hold records."""
+        os.umask(os.umask(0o077) | 0o077)
         state = checked_file(cls.logger, f"{cls.name}: state", state)
         catalog = checked_file(cls.logger, f"{cls.name}: catalog", catalog)
         try:

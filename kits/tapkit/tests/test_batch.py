@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import signal
+import stat
 import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -114,3 +116,21 @@ def test_batch_sync_killed_mid_stream_resumes_after_its_last_file(tmp_path):
         offsets = [int(r["query"]["offset"]) for r in sb.request_log() if r["path"] == "/v1/tasks"]
         assert min(offsets) > 0
         assert len(second) < 400
+
+
+def test_batch_files_are_private_whatever_the_umask(tmp_path):
+    """BATCH files hold records: created 0600, in a folder the tap makes 0700, even when the tap starts
+    with umask 000 (a folder that already exists keeps its mode)."""
+    root = tmp_path / "made-by-the-tap"
+    with run_sandbox("leads", records=30) as sb:
+        config = tap_config(sb.base_url, batch_config=batch_config(root, 1000, "none"))
+        old = os.umask(0)
+        try:
+            run = run_tap("tap-leads", config)
+        finally:
+            os.umask(old)
+    assert run.returncode == 0, run.stderr[-2000:]
+    files = [Path(urlsplit(url).path) for m in run.messages if m["type"] == "BATCH" for url in m["manifest"]]
+    assert files, "no BATCH file written"
+    assert stat.S_IMODE(root.stat().st_mode) == 0o700
+    assert {oct(stat.S_IMODE(f.stat().st_mode)) for f in files} == {oct(0o600)}
