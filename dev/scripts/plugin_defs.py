@@ -155,14 +155,16 @@ def group_validation(info: dict[str, Any]) -> list[list[str]]:
     return [list(required)] if required else []
 
 
-def hub_definition(tap: str, info: dict[str, Any]) -> dict[str, Any]:
-    name = f"tap-{tap}"
+def _definition(
+    name: str, namespace: str, label: str, description: str, keywords: list[str], info: dict[str, Any]
+) -> dict[str, Any]:
+    """A Hub-style definition, the fields in the order Meltano Hub's carry them."""
     return {
         "name": name,
-        "namespace": f"tap_{tap}",
+        "namespace": namespace,
         "variant": VARIANT,
-        "label": LABELS[tap],
-        "description": DESCRIPTIONS[tap],
+        "label": label,
+        "description": description,
         "repo": PUBLIC_REPO,
         "docs": f"{PUBLIC_REPO}/blob/main/plugins/{name}/README.md",
         "pip_url": " ".join(published_names(name)),
@@ -170,30 +172,22 @@ def hub_definition(tap: str, info: dict[str, Any]) -> dict[str, Any]:
         "capabilities": sorted(info["capabilities"]),
         "settings_group_validation": group_validation(info),
         "settings": settings_from_about(info),
-        "keywords": ["meltano_sdk", "rest", "api", tap],
+        "keywords": keywords,
         "maintenance_status": "active",
         "quality": "silver",
     }
+
+
+def hub_definition(tap: str, info: dict[str, Any]) -> dict[str, Any]:
+    keywords = ["meltano_sdk", "rest", "api", tap]
+    return _definition(f"tap-{tap}", f"tap_{tap}", LABELS[tap], DESCRIPTIONS[tap], keywords, info)
 
 
 def loader_hub_definition(name: str, info: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "name": name,
-        "namespace": name.replace("-", "_"),
-        "variant": VARIANT,
-        "label": LOADER_LABELS[name],
-        "description": LOADER_DESCRIPTIONS[name],
-        "repo": PUBLIC_REPO,
-        "docs": f"{PUBLIC_REPO}/blob/main/plugins/{name}/README.md",
-        "pip_url": " ".join(published_names(name)),
-        "executable": name,
-        "capabilities": sorted(info["capabilities"]),
-        "settings_group_validation": group_validation(info),
-        "settings": settings_from_about(info),
-        "keywords": ["meltano_sdk", "bulk", name.split("-")[1]],
-        "maintenance_status": "active",
-        "quality": "silver",
-    }
+    keywords = ["meltano_sdk", "bulk", name.split("-")[1]]
+    return _definition(
+        name, name.replace("-", "_"), LOADER_LABELS[name], LOADER_DESCRIPTIONS[name], keywords, info
+    )
 
 
 def meltano_yml_loaders(doc: Any) -> dict[str, Any]:
