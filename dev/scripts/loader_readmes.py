@@ -39,7 +39,7 @@ naming the stream, the record's key, the property and the value. Nothing is coer
 | `boolean` | `true`, `false` | `"yes"`, `1` |
 | `string` | JSON strings | `123`, `{"a": 1}`, `"\\u0000"` (text cannot hold it) |
 | `date-time` | ISO 8601 strings; without a zone: UTC | `"now"`, `20240101`, a leap second, `.123456789` |
-| `date` | ISO 8601 strings | `"today"`, `"2023-02-29"`, numbers |
+| `date` | ISO 8601 dates, `YYYY-MM-DD` | `"today"`, `"2023-02-29"`, a date-time, numbers |
 | `time` | ISO 8601 strings, no offset or UTC's | `"noon"`, `"10:00:00+02:00"`, `.123456789` |
 | object, array, mixed, untyped | any JSON value (`jsonb`), nested digits kept | `"\\u0000"` |
 

@@ -68,17 +68,18 @@ JSON_TYPES: dict[Kind, str] = {
 # What a date, time or date-time string must start with: PostgreSQL also reads words such as 'yesterday',
 # 'now' or 'epoch' as dates, which no tap means. And what it must not hold, as the server would change
 # the value without a word: a digit beyond the microseconds the column keeps (rounded), a leap second
-# (read as the next minute's first), and in a time without zone an offset other than UTC's (dropped).
+# (read as the next minute's first), in a time without zone an offset other than UTC's (dropped), and
+# in a date anything after the date (a time of day, dropped).
 _EXACT = r"(?!.*\.[0-9]{6}0*[1-9])"
 ISO_PREFIX = {
     Kind.TIMESTAMP: "^[0-9]{4}-[0-9]{2}-[0-9]{2}(?![T ][0-9]{2}:[0-9]{2}:60)" + _EXACT,
-    Kind.DATE: "^[0-9]{4}-[0-9]{2}-[0-9]{2}",
+    Kind.DATE: "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",  # a date alone: the server would drop a time after it
     Kind.TIME: "^[0-9]{2}:[0-9]{2}(?!:60)(?!.*[+-](?!00(:?00)?$)[0-9])" + _EXACT,
 }
 # Why a date-time or time the server could read is still refused, for the error line.
 ISO_RULE = {
     Kind.TIMESTAMP: "an ISO 8601 date-time, at most 6 fractional digits, no leap second",
-    Kind.DATE: "an ISO 8601 date",
+    Kind.DATE: "an ISO 8601 date alone, YYYY-MM-DD",
     Kind.TIME: "an ISO 8601 time, at most 6 fractional digits, no leap second, no offset but UTC's",
 }
 STAGE = sql.Identifier("loaderkit_stage")
