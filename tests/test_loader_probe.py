@@ -442,7 +442,16 @@ def activate(stream: str, version: int) -> dict[str, Any]:
     return {"type": "ACTIVATE_VERSION", "stream": stream, "version": version}
 
 
-STREAMS = ["Probe.Dots-And-Dashes", "ünï€ode ström", "comp", "mixed_key", "drift", "widened", "empty"]
+STREAMS = [
+    "Probe.Dots-And-Dashes",
+    "ünï€ode ström",
+    "comp",
+    "mixed_key",
+    "num_key",
+    "drift",
+    "widened",
+    "empty",
+]
 
 
 def test_keys_merges_schema_changes_and_names_in_one_run(loader: Loader) -> None:
@@ -467,6 +476,12 @@ def test_keys_merges_schema_changes_and_names_in_one_run(loader: Loader) -> None
         schema("mixed_key", {"id": {"type": ["string", "integer"]}, "v": S}),
         raw("mixed_key", '{"id": "1", "v": "string"}'),
         raw("mixed_key", '{"id": 1, "v": "integer"}'),
+        # Number keys are equal by value (1.0 is 1), date-time keys by instant: the last record wins.
+        schema("num_key", {"id": {"type": "number"}, "at": DT, "v": S}, keys=["id", "at"]),
+        raw("num_key", '{"id": 1.0, "at": "2024-01-01T00:00:00Z", "v": "a"}'),
+        raw("num_key", '{"id": 1, "at": "2024-01-01T02:00:00+02:00", "v": "b"}'),
+        raw("num_key", '{"id": 1.10, "at": "2024-01-01T00:00:00Z", "v": "c"}'),
+        raw("num_key", '{"id": 1.1, "at": "2024-01-01T00:00:00-00:00", "v": "d"}'),
         # A property added, dropped, added back: the row the middle schema updates keeps its value.
         schema("drift", {"id": {"type": "integer"}, "a": S}),
         record("drift", id=1, a="x"),
@@ -501,6 +516,11 @@ def test_keys_merges_schema_changes_and_names_in_one_run(loader: Loader) -> None
     ]
     keyed = {v: exact(i) for i, v in texts(loader, "mixed_key", ["id", "v"], '"v"')}
     assert keyed == {"integer": 1, "string": "1"} and isinstance(keyed["integer"], int), keyed
+    by_value = [(decimal.Decimal(i), at, v) for i, at, v in texts(loader, "num_key", ["id", "at", "v"])]
+    assert by_value == [
+        (1, "2024-01-01 00:00:00+00", "b"),
+        (decimal.Decimal("1.1"), "2024-01-01 00:00:00+00", "d"),
+    ]
     assert texts(loader, "drift", ["id", "a"]) == [("1", "x"), ("2", None), ("3", "z")]
     assert texts(loader, "widened", ["id", "a"]) == [("1", "12345678901234567"), ("2", "1.5"), ("3", "x")]
     assert row_count(loader, "empty") == 0
