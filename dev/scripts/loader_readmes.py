@@ -38,13 +38,16 @@ naming the stream, the record's key, the property and the value. Nothing is coer
 | `number` | any JSON number, every digit kept (`numeric`) | `"12.5"`, `true` |
 | `boolean` | `true`, `false` | `"yes"`, `1` |
 | `string` | JSON strings | `123`, `{"a": 1}`, `"\\u0000"` (text cannot hold it) |
-| `date-time` | ISO 8601 strings; without a zone: UTC | `"yesterday"`, `"now"`, `20240101` |
-| `date`, `time` | ISO 8601 strings | `"today"`, numbers |
+| `date-time` | ISO 8601 strings; without a zone: UTC | `"now"`, `20240101`, a leap second, `.123456789` |
+| `date` | ISO 8601 dates, `YYYY-MM-DD` | `"today"`, `"2023-02-29"`, a date-time, numbers |
+| `time` | ISO 8601 strings, no offset or UTC's | `"noon"`, `"10:00:00+02:00"`, `.123456789` |
 | object, array, mixed, untyped | any JSON value (`jsonb`), nested digits kept | `"\\u0000"` |
 
 A date-time without a zone is read as UTC whatever the server's or the database's `TimeZone` (the
-session sets `TimeZone` to UTC). `null` fits every column but a key property. A key repeated inside one
-record: the last one wins (as JSON parsers and `jsonb` read it).
+session sets `TimeZone` to UTC). The columns keep microseconds: a further digit that is not 0 is refused,
+not rounded; so are a leap second (PostgreSQL would read `23:59:60` as the next minute) and a time's
+offset other than UTC's (a `time` column would drop it). `null` fits every column but a key property.
+A key repeated inside one record: the last one wins (as JSON parsers and `jsonb` read it).
 
 **Schema changes keep every value.** integer to number casts to `numeric`; anything to string turns each
 old value into the text of its JSON form (a date-time as `2024-01-01T00:00:00+00:00`, a JSON string without

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import itertools
+import json
 import os
 import re
 import shutil
@@ -29,9 +31,10 @@ import psycopg2
 import psycopg2.extensions
 from psycopg2 import sql
 
-from loaderkit import Batch, Column, Kind, LoadError, Table, Warehouse, describe_key
+from loaderkit import Batch, BatchFile, Column, Kind, LoadError, Table, Warehouse, describe_key
 from loaderkit.columns import WIDENINGS
 from loaderkit.errors import short
+from loaderkit.schemas import short as as_json  # JSON's escapes: a \u0000 is shown, not written
 
 TYPES = {
     Kind.INTEGER: "bigint",
@@ -63,11 +66,21 @@ JSON_TYPES: dict[Kind, str] = {
     Kind.TIME: "string",
 }
 # What a date, time or date-time string must start with: PostgreSQL also reads words such as 'yesterday',
-# 'now' or 'epoch' as dates, which no tap means.
+# 'now' or 'epoch' as dates, which no tap means. And what it must not hold, as the server would change
+# the value without a word: a digit beyond the microseconds the column keeps (rounded), a leap second
+# (read as the next minute's first), in a time without zone an offset other than UTC's (dropped), and
+# in a date anything after the date (a time of day, dropped).
+_EXACT = r"(?!.*\.[0-9]{6}0*[1-9])"
 ISO_PREFIX = {
-    Kind.TIMESTAMP: "^[0-9]{4}-[0-9]{2}-[0-9]{2}",
-    Kind.DATE: "^[0-9]{4}-[0-9]{2}-[0-9]{2}",
-    Kind.TIME: "^[0-9]{2}:[0-9]{2}",
+    Kind.TIMESTAMP: "^[0-9]{4}-[0-9]{2}-[0-9]{2}(?![T ][0-9]{2}:[0-9]{2}:60)" + _EXACT,
+    Kind.DATE: "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",  # a date alone: the server would drop a time after it
+    Kind.TIME: "^[0-9]{2}:[0-9]{2}(?!:60)(?!.*[+-](?!00(:?00)?$)[0-9])" + _EXACT,
+}
+# Why a date-time or time the server could read is still refused, for the error line.
+ISO_RULE = {
+    Kind.TIMESTAMP: "an ISO 8601 date-time, at most 6 fractional digits, no leap second",
+    Kind.DATE: "an ISO 8601 date alone, YYYY-MM-DD",
+    Kind.TIME: "an ISO 8601 time, at most 6 fractional digits, no leap second, no offset but UTC's",
 }
 STAGE = sql.Identifier("loaderkit_stage")
 # CSV with a quote and a delimiter that never occur in a JSON line: each line arrives as one value.
@@ -75,6 +88,20 @@ COPY = sql.SQL("COPY {} (data) FROM STDIN WITH (FORMAT csv, DELIMITER E'\\x02', 
     STAGE
 )
 _LOST = (psycopg2.OperationalError, psycopg2.InterfaceError)
+# SQLSTATE classes of a connection that is gone: connection exceptions, the server shutting down. Other
+# OperationalErrors (a row too big, a serialization failure, ...) are the server's answer on a live
+# connection, and must not be reported as a lost connection.
+_LOST_STATES = ("08", "57P")
+UNTRANSLATABLE = "22P05"  # COPY into jsonb: a \u0000, which no text or jsonb value holds
+
+
+def _lost(exc: BaseException, con: psycopg2.extensions.connection | None) -> bool:
+    """Whether `exc` (one of _LOST) means the connection is gone, not a refusal the server sent."""
+    if isinstance(exc, psycopg2.InterfaceError) or con is None or con.closed:
+        return True
+    code = getattr(exc, "pgcode", None)
+    return code is None or code.startswith(_LOST_STATES)
+
 
 # libpq's sslmode values; MeltanoLabs target-postgres takes the same under `ssl_mode`.
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
@@ -121,6 +148,7 @@ class PostgresWarehouse(Warehouse):
         self._con: psycopg2.extensions.connection | None = None
         self._unique_checked: set[tuple[str, str, tuple[str, ...]]] = set()
         self._cert_dir: str | None = None
+        self._copying: BatchFile | None = None  # the file COPY is reading (to find a line it refuses)
 
     # -- connecting -----------------------------------------------------------------------------
 
@@ -344,6 +372,7 @@ class PostgresWarehouse(Warehouse):
                 )
                 copy = COPY.as_string(cur)
                 for file in batch.files:
+                    self._copying = file
                     opener = gzip.open if file.gzip else open
                     with opener(file.path, "rb") as stream:
                         cur.copy_expert(copy, stream, size=1 << 20)
@@ -359,20 +388,21 @@ class PostgresWarehouse(Warehouse):
         except LoadError:
             self._rollback()
             raise
-        except _LOST as exc:
-            self._rollback()
-            raise LoadError(
-                f"{failed}, nothing of it committed: the connection was lost: {_first_line(exc)}"
-            ) from None
         except psycopg2.Error as exc:
             self._rollback()
-            raise LoadError(f"{failed}, nothing of it committed: {_first_line(exc)}") from None
+            lost = "the connection was lost: " if isinstance(exc, _LOST) and _lost(exc, self._con) else ""
+            raise LoadError(f"{failed}, nothing of it committed: {lost}{self._explain(table, exc)}") from None
         except OSError as exc:  # a BATCH file that cannot be read or is not gzip
             self._rollback()
             raise LoadError(f"{failed}, nothing of it committed: {exc}") from None
         try:
             self.con.commit()
         except _LOST as exc:
+            if not _lost(exc, self._con):  # the server answered: it refused the commit
+                self._rollback()
+                raise LoadError(
+                    f"{failed}, the server refused the commit, nothing of it committed: {_first_line(exc)}"
+                ) from None
             self._after_lost_commit(table, batch, int(xid), exc)
         except psycopg2.Error as exc:  # the server refused the commit: it rolled the transaction back
             self._rollback()
@@ -380,6 +410,32 @@ class PostgresWarehouse(Warehouse):
                 f"{failed}, the server refused the commit, nothing of it committed: {_first_line(exc)}"
             ) from None
         return int(rows)
+
+    def _explain(self, table: Table, exc: psycopg2.Error) -> str:
+        """The server's error; for a character COPY cannot store (\\u0000), the record, property and value
+        it is in, read back from the line COPY names."""
+        reason = _first_line(exc)
+        if getattr(exc, "pgcode", None) != UNTRANSLATABLE or self._copying is None:
+            return reason
+        found = re.search(r"^COPY \S+, line (\d+)", getattr(exc.diag, "context", None) or "", re.M)
+        if not found:
+            return reason
+        wanted = int(found[1])
+        opener = gzip.open if self._copying.gzip else open
+        try:
+            with opener(self._copying.path, "rb") as lines:
+                line = next(itertools.islice(lines, wanted - 1, None), b"")
+            record = json.loads(line)
+        except (OSError, ValueError):
+            return reason
+        where = _holding_nul(record) if isinstance(record, dict) else None
+        if where is None:
+            return reason
+        name, value = where
+        return (
+            f"record {describe_key(record, table.keys)}: property {name!r} is {as_json(value)}, which holds "
+            "the character \\u0000: PostgreSQL's text and jsonb cannot store it"
+        )
 
     def _after_lost_commit(self, table: Table, batch: Batch, xid: int, exc: BaseException) -> None:
         """The connection died while committing: ask the server (on a new connection) what became of the
@@ -423,14 +479,17 @@ class PostgresWarehouse(Warehouse):
                 for k in table.keys
             )
             cur.execute(
-                sql.SQL("SELECT seq, data::text FROM {} WHERE {} ORDER BY seq LIMIT 1").format(STAGE, missing)
+                sql.SQL("SELECT seq, data::text, data FROM {} WHERE {} ORDER BY seq LIMIT 1").format(
+                    STAGE, missing
+                )
             )
             row = cur.fetchone()
             if row is not None:
+                absent = [k for k in table.keys if row[2].get(k) is None] or list(table.keys)
                 raise LoadError(
                     f"stream {table.stream!r}: a record of {batch.what} has no value for key "
-                    f"propert{'y' if len(table.keys) == 1 else 'ies'} {', '.join(map(repr, table.keys))}: "
-                    f"{short(row[1])}"
+                    f"propert{'y' if len(absent) == 1 else 'ies'} {', '.join(map(repr, absent))} "
+                    f"(null or missing): {short(row[1])}"
                 )
         checks = []
         for column in table.columns:
@@ -462,7 +521,8 @@ class PostgresWarehouse(Warehouse):
             column = table.column(name)
             raise LoadError(
                 f"stream {table.stream!r}: record {describe_key(record, table.keys)}: property {name!r} is "
-                f"{short(record.get(name))}, which is not a valid {column.kind} ({TYPES[column.kind]})"
+                f"{short(record.get(name))}, which is not a valid {column.kind} ({TYPES[column.kind]}"
+                + (f": {ISO_RULE[column.kind]})" if column.kind in ISO_RULE else ")")
             )
 
     def _diagnose(self, cur: Any, table: Table, exc: psycopg2.Error) -> str:
@@ -497,6 +557,25 @@ class PostgresWarehouse(Warehouse):
         error = refused(low, low) or _first_line(exc)
         cur.execute(sql.SQL("SELECT data FROM {} WHERE seq = %s").format(STAGE), (low,))
         record = cur.fetchone()[0]
+        # The property the type refuses: that record's values one at a time (a handful of probes).
+        single = sql.SQL(
+            "SELECT jsonb_populate_record(NULL::{}, jsonb_build_object(%s, data -> %s)) "
+            "FROM {} WHERE seq = %s"
+        ).format(self._table(table), STAGE)
+        for column in table.columns:
+            if column.name not in record:
+                continue
+            cur.execute("SAVEPOINT loaderkit_probe")
+            try:
+                cur.execute(single, (column.name, column.name, low))
+            except psycopg2.DataError as failed:
+                cur.execute("ROLLBACK TO SAVEPOINT loaderkit_probe")
+                return (
+                    f"record {describe_key(record, table.keys)}: property {column.name!r} is "
+                    f"{short(record[column.name])}, which {TYPES[column.kind]} cannot hold: "
+                    f"{_first_line(failed)}"
+                )
+            cur.execute("RELEASE SAVEPOINT loaderkit_probe")
         return f"record {describe_key(record, table.keys)}: {error}"
 
     def _merge_sql(self, table: Table) -> sql.Composed:
@@ -528,6 +607,21 @@ class PostgresWarehouse(Warehouse):
         if self._cert_dir is not None:
             shutil.rmtree(self._cert_dir, ignore_errors=True)
             self._cert_dir = None
+
+
+def _holding_nul(record: dict[str, Any]) -> tuple[str, Any] | None:
+    """The first top-level property whose value (or whose name) holds a \\u0000 anywhere inside."""
+
+    def holds(value: Any) -> bool:
+        if isinstance(value, str):
+            return "\x00" in value
+        if isinstance(value, dict):
+            return any(holds(k) or holds(v) for k, v in value.items())
+        if isinstance(value, list):
+            return any(holds(v) for v in value)
+        return False
+
+    return next(((k, v) for k, v in record.items() if holds(k) or holds(v)), None)
 
 
 def _idents(names: Any) -> sql.Composed:
