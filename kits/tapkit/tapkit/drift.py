@@ -188,14 +188,14 @@ class Difference:
 
     def line(self) -> str:
         if self.kind == "undeclared":
-            return f"property '{self.path}' is not in the schema (arrived: {self.example})"
+            return f"property {self.path!r} is not in the schema (arrived: {self.example})"
         return (
-            f"property '{self.path}' arrived as {'/'.join(self.seen)} ({self.example}), "
+            f"property {self.path!r} arrived as {'/'.join(self.seen)} ({self.example}), "
             f"the schema says {'/'.join(self.declared)}"
         )
 
 
-def _example(value: t.Any, limit: int = 60) -> str:
+def example_of(value: t.Any, limit: int = 60) -> str:
     text = json.dumps(value, ensure_ascii=False, default=str)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -208,11 +208,13 @@ def differences(declared: Schema, value: t.Any, path: str = "") -> list[Differen
     if not types:
         return found
     if not _allows(types, kind):
-        found.append(Difference(path or "(record)", "type", tuple(types), (kind,), _example(value)))
+        found.append(Difference(path or "(record)", "type", tuple(types), (kind,), example_of(value)))
         return found
     fmt = _date_format(declared)
     if kind == "string" and fmt and _format_of(value) != fmt:
-        found.append(Difference(path, "type", (f"string ({fmt})",), (f"string, not {fmt}",), _example(value)))
+        found.append(
+            Difference(path, "type", (f"string ({fmt})",), (f"string, not {fmt}",), example_of(value))
+        )
     elif kind == "object" and "properties" in declared:
         props = declared["properties"]
         for name, sub in value.items():
@@ -220,7 +222,7 @@ def differences(declared: Schema, value: t.Any, path: str = "") -> list[Differen
             if name in props:
                 found += differences(props[name], sub, where)
             elif not declared.get("additionalProperties"):
-                found.append(Difference(where, "undeclared", (), (type_name(sub),), _example(sub)))
+                found.append(Difference(where, "undeclared", (), (type_name(sub),), example_of(sub)))
     elif kind == "array" and isinstance(declared.get("items"), dict):
         for item in value:
             found += differences(declared["items"], item, f"{path}[]")

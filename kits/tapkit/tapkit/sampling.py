@@ -3,12 +3,14 @@ stream and merge what it saw into the declared schema (see :mod:`tapkit.drift`),
 stderr and, with ``schema_report: FILE``, as JSON (``.json``) or Markdown (any other name) in FILE.
 
 Sampling is off unless set. A stream whose records cannot be read keeps its declared schema, with a
-warning; when the API cannot be reached at all, sampling stops there (one attempt per stream, no retries:
-discovery must not hang on an API that is not there).
+warning; when a request gets no response at all (no connection, no answer in time), sampling stops there
+(one attempt per stream, no retries: discovery must not hang on an API that is not there). An HTTP error
+status is an answer: the other streams are still sampled.
 """
 
 from __future__ import annotations
 
+import re
 import typing as t
 from pathlib import Path
 
@@ -28,6 +30,13 @@ class _PagedStream(t.Protocol):
     _paginator: t.Any
 
     def iter_pages(self, context: None) -> t.Iterator[tuple[list[dict], dict | None]]: ...
+
+
+# How the retry loop names a request that got no response (tapkit.retry's transient errors)
+_NO_ANSWER = re.compile(
+    r"failed after \d+ attempts?: (ConnectionError|ConnectTimeout|ProxyError|SSLError|ReadTimeout|Timeout"
+    r"|ChunkedEncodingError|ConnectionResetError)\b"
+)
 
 
 def _sample(stream: _PagedStream, limit: int) -> list[dict]:
@@ -62,9 +71,15 @@ def sample_schemas(tap: Tap) -> DriftReport | None:
         try:
             records = _sample(t.cast("_PagedStream", stream), int(limit))
         except TapkitError as exc:
-            drift.error = str(exc)
-            if "ConnectionError" in drift.error or "failed after" in drift.error:
-                unreachable = "the API was not reachable; the declared schema is kept"
+            drift.error = str(exc).removeprefix(f"stream '{stream.name}': ")
+            no_answer = _NO_ANSWER.search(drift.error)
+            if no_answer:  # no response at all: the next streams would wait for the same (an HTTP error
+                # status is an answer: the other streams are still asked)
+                how = "did not answer in time" if "Timeout" in no_answer.group(1) else "was not reachable"
+                unreachable = (
+                    f"the API {how}; the declared schema is kept (stream '{stream.name}': "
+                    f"{no_answer.group(1)})"
+                )
             continue
         declared = stream.schema
         drift.note(declared, records)
