@@ -7,6 +7,7 @@ SCHEMA message in force before each record must validate it.
 from __future__ import annotations
 
 import copy
+import gzip
 import json
 import re
 import threading
@@ -274,10 +275,20 @@ CASES = {
 }
 
 
+@pytest.mark.parametrize("path", ["fast", "sdk"])
 @pytest.mark.parametrize("case", CASES)
-def test_evolve_writes_every_value_sent(case: str) -> None:
+def test_evolve_writes_every_value_sent(case: str, path: str) -> None:
     sent = CASES[case]()
-    run = _run_api({"tasks": sent})
+    catalog = _catalog("tasks")
+    if path == "sdk":  # a nested deselection forces the SDK's per-record path
+        catalog = _deselect(catalog, "tasks", "properties", "reminder", "properties", "remind_at")
+        for record in sent:
+            reminder = record.get("reminder")
+            if isinstance(reminder, dict):
+                reminder["remind_at"] = "2024-01-01T00:00:00Z"  # sent, and deselected
+    run = _run_api({"tasks": sent}, catalog=catalog)
+    if path == "sdk":
+        sent = [_without(record, ("reminder", "remind_at")) for record in sent]
     _check_every_value(run, "tasks", sent)
     stray = [line for line in run.stderr.splitlines() if not line[:4].isdigit()]
     assert not stray, f"log lines broken by a property name: {stray[:3]}"
@@ -434,3 +445,40 @@ def test_discover_with_sampling_against_an_api_that_answers_wrong(status: int, b
     assert line.count("stream 'tasks'") == 1 and "GET " in line, line
     assert "not reachable" not in run.stderr and "did not answer" not in run.stderr
     assert "sandbox-key" not in run.stderr
+
+
+# -- BATCH files on the SDK's path ---------------------------------------------------------------------------
+
+
+def _batch_records(run: TapRun, stream: str) -> list[dict]:
+    out = []
+    for message in run.messages:
+        if message["type"] == "BATCH" and message["stream"] == stream:
+            for url in message["manifest"]:
+                with gzip.open(url.removeprefix("file://"), "rt", encoding="utf-8") as lines:
+                    out += [json.loads(line) for line in lines]
+    return out
+
+
+@pytest.mark.parametrize("contract", ["evolve", "discard_value"])
+def test_batch_files_on_the_sdk_path_hold_what_record_messages_would(contract: str, tmp_path: Any) -> None:
+    """singer-sdk's batcher takes records as the stream yields them: without the catalog's deselection,
+    type conformance or the contract's drops, which it applies only to RECORD messages."""
+    sent = _tasks(45, extra=lambda i: i if i % 9 == 2 else _ABSENT)
+    for record in sent:
+        record["reminder"] = {"channel": "sms", "remind_at": "2024-01-01T00:00:00Z"}
+    catalog = _deselect(_catalog("tasks"), "tasks", "properties", "reminder", "properties", "remind_at")
+    batch = {
+        "encoding": {"format": "jsonl", "compression": "gzip"},
+        "storage": {"root": f"file://{tmp_path}"},
+        "batch_size": 20,
+    }
+    run = _run_api({"tasks": sent}, catalog=catalog, schema_contract=contract, batch_config=batch)
+    assert run.returncode == 0, run.stderr[-3000:]
+    got = _batch_records(run, "tasks")
+    want = [_without(record, ("reminder", "remind_at")) for record in sent]
+    if contract == "discard_value":
+        want = [{k: v for k, v in record.items() if k != "extra"} for record in want]
+    assert len(got) == len(want)
+    for expected, written in zip(want, got, strict=True):
+        assert _strictly_equal(expected, written), f"sent {expected!r}\n  batch file holds {written!r}"

@@ -7,6 +7,8 @@ Values as dlt names them:
   before the page that holds the record, once per change, and the record goes out whole.
 - ``freeze``: the stream fails on the first record with an undeclared property or a type conflict, with
   one line naming the stream, the record's key, the property and what arrived.
+- Under both, a key property whose value the schema's type does not cover (``id`` as ``"17"`` after 17)
+  stops the stream with one line: a widened key would make 17 and "17" two records to a merging loader.
 - ``discard_value``: singer-sdk's behaviour, explicit: undeclared properties are dropped with one warning
   per stream, values of another type pass as they came.
 
