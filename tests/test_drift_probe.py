@@ -482,3 +482,21 @@ def test_batch_files_on_the_sdk_path_hold_what_record_messages_would(contract: s
     assert len(got) == len(want)
     for expected, written in zip(want, got, strict=True):
         assert _strictly_equal(expected, written), f"sent {expected!r}\n  batch file holds {written!r}"
+
+
+def test_discovery_does_not_widen_a_key_property_and_the_report_names_it(tmp_path: Any) -> None:
+    """The samples hold ``id`` as a string: the sync would refuse that key, so discovery keeps its declared
+    type and says so, and the report lists the conflict."""
+    users: list[dict] = [{"id": 1, "name": "a"}, {"id": "2", "name": "b", "nickname": "x"}]
+    report = tmp_path / "drift.json"
+    with _API({"users": users}) as api:
+        config = tap_config(api.base_url, schema_sample_records=20, schema_report=str(report))
+        run = run_tap("tap-crm", config, extra_args=("--discover",))
+    assert run.returncode == 0, run.stderr[-3000:]
+    schemas = {e["tap_stream_id"]: e["schema"] for e in json.loads(run.stdout)["streams"]}
+    declared = {e["tap_stream_id"]: e["schema"] for e in _catalog("users")["streams"]}
+    assert schemas["users"]["properties"]["id"] == declared["users"]["properties"]["id"]
+    assert "nickname" in schemas["users"]["properties"]
+    [line] = [line for line in run.stderr.splitlines() if "key property 'id'" in line]
+    assert "stream 'users'" in line and "declared type is kept" in line, line
+    assert "id" in json.loads(report.read_text())["streams"]["users"]["type_conflicts"]

@@ -55,6 +55,23 @@ def _sample(stream: _PagedStream, limit: int) -> list[dict]:
     return records
 
 
+def _keys_kept(tap: Tap, name: str, declared: dict, merged: dict, keys: t.Sequence[str] | None) -> dict:
+    """``merged`` with the declared schema of each key property: a sync refuses a key whose type changes
+    (tapkit.contract), so discovery does not widen one either; the report names the conflict."""
+    props = declared.get("properties", {})
+    for key in keys or ():
+        if merged is declared or key not in props or merged["properties"].get(key) is props[key]:
+            continue
+        merged = {**merged, "properties": {**merged["properties"], key: props[key]}}
+        tap.logger.warning(
+            "schema sampling: stream '%s': key property '%s' arrived with a type its schema does not have; "
+            "the declared type is kept (a key's type is not widened: declare the type the API sends)",
+            name,
+            key,
+        )
+    return merged if merged != declared else declared
+
+
 def sample_schemas(tap: Tap) -> DriftReport | None:
     """Widen every stream's schema by up to ``schema_sample_records`` records of it; None when off."""
     limit = tap.config.get("schema_sample_records")
@@ -83,7 +100,9 @@ def sample_schemas(tap: Tap) -> DriftReport | None:
             continue
         declared = stream.schema
         drift.note(declared, records)
-        merged = merge(declared, infer_records(records))
+        merged = _keys_kept(
+            tap, stream.name, declared, merge(declared, infer_records(records)), stream.primary_keys
+        )
         if merged is not declared:
             declared.clear()
             declared.update(merged)
