@@ -500,3 +500,23 @@ def test_discovery_does_not_widen_a_key_property_and_the_report_names_it(tmp_pat
     [line] = [line for line in run.stderr.splitlines() if "key property 'id'" in line]
     assert "stream 'users'" in line and "declared type is kept" in line, line
     assert "id" in json.loads(report.read_text())["streams"]["users"]["type_conflicts"]
+
+
+def test_the_drift_report_keeps_odd_names_in_their_cell_and_line(tmp_path: Any) -> None:
+    """Names with a column separator, a newline, backticks: the Markdown table keeps one row per stream
+    and five columns, the stderr summary one line per stream."""
+    odd = {"pi|pe": 1, "new\nline": 2, "`tick`": 3, "x" * 200: 4, "ünï": {"a|b": 1}}
+    users: list[dict] = [{"id": 1, "name": "a", **odd}]
+    report = tmp_path / "drift.md"
+    with _API({"users": users}) as api:
+        config = tap_config(api.base_url, schema_sample_records=5, schema_report=str(report))
+        run = run_tap("tap-crm", config, extra_args=("--discover",))
+    assert run.returncode == 0, run.stderr[-3000:]
+    rows = [line for line in report.read_text().splitlines() if line.startswith("| users ")]
+    assert len(rows) == 1, report.read_text()
+    assert len(re.findall(r"(?<!\\)\|", rows[0])) == 6, rows[0]
+    assert all(line.startswith("|") for line in report.read_text().splitlines()[2:] if line), (
+        report.read_text()
+    )
+    assert "`` `tick` ``" in rows[0] and r"`pi\|pe`" in rows[0] and r"`new\nline`" in rows[0], rows[0]
+    assert all(line[:4].isdigit() for line in run.stderr.splitlines()), run.stderr[-2000:]
