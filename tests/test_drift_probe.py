@@ -264,7 +264,18 @@ def _case_odd_values_for_declared_types() -> list[dict]:
     return records
 
 
+def _case_null_where_the_type_does_not_allow_it() -> list[dict]:
+    records = _tasks(50, status=lambda i: "open")
+    records[3]["name"] = None  # declared string
+    records[24]["status"] = None
+    records[25]["reminder"] = {"channel": None}  # declared string, inside an object
+    records[26]["tags"] = [None, "a"]  # declared array of strings
+    records[27]["tags"] = None  # declared array
+    return records
+
+
 CASES = {
+    "null-where-the-type-does-not-allow-it": _case_null_where_the_type_does_not_allow_it,
     "odd-values-for-declared-types": _case_odd_values_for_declared_types,
     "null-then-object": _case_null_then_object,
     "array-items-integers-then-objects": _case_array_items_change,

@@ -24,7 +24,7 @@ import typing as t
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib.messages import SchemaMessage
 
-from tapkit.drift import covers, differences, example_of, infer, merge, type_name, types_of
+from tapkit.drift import allow_nulls, covers, differences, example_of, infer, merge, type_name, types_of
 from tapkit.errors import TapkitError
 from tapkit.pagecheck import PageChecker
 
@@ -87,13 +87,13 @@ class SchemaGuard:
         for index in _misfits(self._checker, records, 0):
             record = records[index]
             self._check_keys(merged, record)
-            widened = merge(merged, infer(record))
+            widened = allow_nulls(merge(merged, infer(record)), record)
             if widened is merged:
                 continue
             if self.contract == "freeze":
                 self._refuse(merged, record)
             merged = widened
-        if merged is schema:  # nulls in a non-nullable property: no drift
+        if merged is schema:  # what the page check flags and the schema covers (a date-time's format)
             self._checker = PageChecker(schema)
             return False
         self._evolve(schema, merged)

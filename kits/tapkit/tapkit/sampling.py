@@ -14,7 +14,7 @@ import re
 import typing as t
 from pathlib import Path
 
-from tapkit.drift import infer_records, merge
+from tapkit.drift import allow_nulls, infer_records, merge
 from tapkit.drift_report import DriftReport, StreamDrift
 from tapkit.errors import TapkitError
 from tapkit.retry import RetryPolicy
@@ -100,9 +100,10 @@ def sample_schemas(tap: Tap) -> DriftReport | None:
             continue
         declared = stream.schema
         drift.note(declared, records)
-        merged = _keys_kept(
-            tap, stream.name, declared, merge(declared, infer_records(records)), stream.primary_keys
-        )
+        merged = merge(declared, infer_records(records))
+        for record in records:
+            merged = allow_nulls(merged, record)
+        merged = _keys_kept(tap, stream.name, declared, merged, stream.primary_keys)
         if merged is not declared:
             declared.clear()
             declared.update(merged)
