@@ -360,8 +360,9 @@ def test_a_key_property_changing_type_stops_the_stream_in_one_line(contract: str
             lambda r: r.update(reminder={"channel": "sms", "snoozed": True}),
             "property 'reminder.snoozed' is not in the schema (arrived: true)",
         ),
+        (lambda r: r.update(name=None), "property 'name' arrived as null (null), the schema says string"),
     ],
-    ids=["undeclared", "type-conflict", "nested-undeclared"],
+    ids=["undeclared", "type-conflict", "nested-undeclared", "null-not-allowed"],
 )
 @pytest.mark.parametrize("path", ["fast", "sdk"])
 def test_freeze_fails_in_one_line_naming_stream_key_property_and_value(
