@@ -532,3 +532,18 @@ def test_the_drift_report_keeps_odd_names_in_their_cell_and_line(tmp_path: Any) 
     )
     assert "`` `tick` ``" in rows[0] and r"`pi\|pe`" in rows[0] and r"`new\nline`" in rows[0], rows[0]
     assert all(line[:4].isdigit() for line in run.stderr.splitlines()), run.stderr[-2000:]
+
+
+@pytest.mark.parametrize("value", ["abc", -1, 2.5, True])
+def test_discover_with_a_sample_size_that_is_no_number_keeps_the_declared_schemas(value: Any) -> None:
+    """Discovery runs on a config the tap only warns about: sampling says why it is not done, in one line."""
+    with _API({"users": [{"id": 1, "name": "u", "nickname": "x"}]}) as api:
+        run = run_tap(
+            "tap-crm", tap_config(api.base_url, schema_sample_records=value), extra_args=("--discover",)
+        )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "Traceback" not in run.stderr, run.stderr[-3000:]
+    schemas = {e["tap_stream_id"]: e["schema"] for e in json.loads(run.stdout)["streams"]}
+    assert "nickname" not in schemas["users"]["properties"]
+    [line] = [line for line in run.stderr.splitlines() if "schema sampling: not done" in line]
+    assert f"must be a whole number of records, got {value!r}" in line, line

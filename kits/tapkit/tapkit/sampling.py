@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import typing as t
+from decimal import Decimal
 from pathlib import Path
 
 from tapkit.drift import allow_nulls, infer_records, merge
@@ -72,9 +73,31 @@ def _keys_kept(tap: Tap, name: str, declared: dict, merged: dict, keys: t.Sequen
     return merged if merged != declared else declared
 
 
+def _limit(value: t.Any) -> int | None:
+    """The setting as a number of records (0: off), or None when it is not one (discovery runs with a
+    config the tap only warned about)."""
+    if value is None or value == "":
+        return 0
+    if isinstance(value, bool):
+        return None
+    try:
+        number = int(value) if isinstance(value, int | float | Decimal) else int(str(value))
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if number != value and not isinstance(value, str):  # 2.5
+        return None
+    return number if number >= 0 else None
+
+
 def sample_schemas(tap: Tap) -> DriftReport | None:
     """Widen every stream's schema by up to ``schema_sample_records`` records of it; None when off."""
-    limit = tap.config.get("schema_sample_records")
+    limit = _limit(tap.config.get("schema_sample_records"))
+    if limit is None:
+        tap.logger.warning(
+            "schema sampling: not done: schema_sample_records must be a whole number of records, got %s",
+            repr(value) if isinstance(value := tap.config.get("schema_sample_records"), str) else value,
+        )
+        return None
     if not limit:
         return None
     report = DriftReport()
@@ -86,7 +109,7 @@ def sample_schemas(tap: Tap) -> DriftReport | None:
             drift.error = unreachable
             continue
         try:
-            records = _sample(t.cast("_PagedStream", stream), int(limit))
+            records = _sample(t.cast("_PagedStream", stream), limit)
         except TapkitError as exc:
             drift.error = str(exc).removeprefix(f"stream '{stream.name}': ")
             no_answer = _NO_ANSWER.search(drift.error)
