@@ -7,6 +7,8 @@ Values as dlt names them:
   before the page that holds the record, once per change, and the record goes out whole.
 - ``freeze``: the stream fails on the first record with an undeclared property or a type conflict, with
   one line naming the stream, the record's key, the property and what arrived.
+- Under both, a key property whose value the schema's type does not cover (``id`` as ``"17"`` after 17)
+  stops the stream with one line: a widened key would make 17 and "17" two records to a merging loader.
 - ``discard_value``: singer-sdk's behaviour, explicit: undeclared properties are dropped with one warning
   per stream, values of another type pass as they came.
 
@@ -22,7 +24,7 @@ import typing as t
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib.messages import SchemaMessage
 
-from tapkit.drift import differences, infer, merge, types_of
+from tapkit.drift import allow_nulls, covers, differences, example_of, infer, merge, type_name, types_of
 from tapkit.errors import TapkitError
 from tapkit.pagecheck import PageChecker
 
@@ -84,21 +86,40 @@ class SchemaGuard:
         merged = schema
         for index in _misfits(self._checker, records, 0):
             record = records[index]
-            widened = merge(merged, infer(record))
+            self._check_keys(merged, record)
+            widened = allow_nulls(merge(merged, infer(record)), record)
             if widened is merged:
                 continue
             if self.contract == "freeze":
                 self._refuse(merged, record)
             merged = widened
-        if merged is schema:  # nulls in a non-nullable property: no drift
+        if merged is schema:  # what the page check flags and the schema covers (a date-time's format)
             self._checker = PageChecker(schema)
             return False
         self._evolve(schema, merged)
         return True
 
+    def _check_keys(self, schema: dict, record: dict) -> None:
+        """A key property whose value the schema's type does not cover stops the stream, whatever the
+        contract: widening it (integer to integer/string) would make 17 and "17" two records to a loader
+        that merges on the key, and the rows loaded before under the old type would never be updated."""
+        props = schema.get("properties", {})
+        for name in self.stream.primary_keys or ():
+            declared = props.get(name)
+            if declared is None or name not in record or covers(declared, infer(record[name])):
+                continue
+            value = record[name]
+            raise SchemaDriftError(
+                f"stream '{self.stream.name}': record {_key_text(self.stream, record)}: key property "
+                f"{name!r} arrived as {type_name(value)} ({example_of(value)}), the schema says "
+                f"{'/'.join(types_of(declared))}: a key property's type is not widened (records already "
+                "loaded under the old type would not match the new ones); the sync stops: declare the type "
+                "the API sends for the key and sync again"
+            )
+
     def _refuse(self, schema: dict, record: dict) -> t.NoReturn:
         stream = self.stream
-        key = ", ".join(f"{k}={record.get(k)!r}" for k in stream.primary_keys or ())
+        key = _key_text(stream, record)
         first = differences(schema, record)
         what = first[0].line() if first else "it does not fit the schema"
         raise SchemaDriftError(
@@ -119,7 +140,7 @@ class SchemaGuard:
             "stream '%s': the API sent what the schema does not declare; schema widened (schema_contract "
             "evolve) and a new SCHEMA message sent: %s",
             stream.name,
-            "; ".join(added) or "types widened",
+            _listed(added),
         )
         bookmark_keys = [stream.replication_key] if stream.replication_key else None
         for stream_map in stream.stream_maps:
@@ -133,6 +154,10 @@ class SchemaGuard:
             )
 
 
+def _key_text(stream: GuardedStream, record: dict) -> str:
+    return ", ".join(f"{k}={record.get(k)!r}" for k in stream.primary_keys or ())
+
+
 def _misfits(check: PageChecker, records: list[dict], base: int) -> list[int]:
     """Indexes of the records that do not fit, found by halving the page (a few misfits in a page of a
     thousand cost a few page checks, not a thousand inferences)."""
@@ -144,6 +169,16 @@ def _misfits(check: PageChecker, records: list[dict], base: int) -> list[int]:
     return _misfits(check, records[:mid], base) + _misfits(check, records[mid:], base + mid)
 
 
+MAX_LISTED = 10  # changes named in the log line; a record with 2,000 new keys gets one line, not 60 kB
+
+
+def _listed(added: list[str]) -> str:
+    if not added:
+        return "types widened"
+    more = len(added) - MAX_LISTED
+    return "; ".join(added[:MAX_LISTED]) + (f"; and {more} more" if more > 0 else "")
+
+
 def changes(schema: dict, merged: dict, prefix: str = "") -> list[str]:
     """What ``merged`` adds to ``schema``, property by property, for the log line."""
     out = []
@@ -152,10 +187,10 @@ def changes(schema: dict, merged: dict, prefix: str = "") -> list[str]:
         where = f"{prefix}.{name}" if prefix else name
         old = old_props.get(name)
         if old is None:
-            out.append(f"'{where}' added ({'/'.join(types_of(sub))})")
+            out.append(f"{where!r} added ({'/'.join(types_of(sub))})")
         elif old != sub:
             if types_of(old) != types_of(sub) or old.get("format") != sub.get("format"):
-                out.append(f"'{where}' widened ({'/'.join(types_of(old))} -> {'/'.join(types_of(sub))})")
+                out.append(f"{where!r} widened ({'/'.join(types_of(old))} -> {'/'.join(types_of(sub))})")
             out += changes(old, sub, where)
             if isinstance(old.get("items"), dict) and isinstance(sub.get("items"), dict):
                 out += changes(old["items"], sub["items"], f"{where}[]")

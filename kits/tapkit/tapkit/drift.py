@@ -118,12 +118,21 @@ def _allows(types: list[str], kind: str) -> bool:
     return not types or kind in types or kind == NULL or (kind == "integer" and "number" in types)
 
 
+def _null_only(types: list[str]) -> bool:
+    """The types of a value that was null (infer makes every other value's type nullable: a null it has
+    not seen; only a null that arrived asks the declared type to allow it)."""
+    return types == [NULL]
+
+
 def covers(declared: Schema, seen: Schema) -> bool:
-    """True when every value ``seen`` describes fits ``declared`` (nulls always fit: absence is no drift)."""
+    """True when every value ``seen`` describes fits ``declared``. An absent property is no drift; a null
+    is, where the declared type does not allow it (the SCHEMA before the record must validate it)."""
     declared_types = types_of(declared)
     if not declared_types:
         return True
     seen_types = types_of(seen)
+    if _null_only(seen_types) and NULL not in declared_types:
+        return False
     if not all(_allows(declared_types, kind) for kind in seen_types):
         return False
     fmt = _date_format(declared)
@@ -173,6 +182,31 @@ def merge(declared: Schema, seen: Schema) -> Schema:
     return merged
 
 
+def allow_nulls(schema: Schema, value: t.Any) -> Schema:
+    """``schema`` with ``null`` added wherever ``value`` holds a null its type does not allow (``schema``
+    itself when there is none). Read off the value: inference cannot tell a null that arrived inside an
+    array from the nullability it gives every inferred type."""
+    types = types_of(schema)
+    if value is None:
+        return {**schema, "type": [*types, NULL]} if types and NULL not in types else schema
+    if isinstance(value, dict) and isinstance(schema.get("properties"), dict):
+        props = schema["properties"]
+        changed: dict[str, Schema] | None = None
+        for name, sub in value.items():
+            if isinstance(props.get(name), dict):
+                widened = allow_nulls(props[name], sub)
+                if widened is not props[name]:
+                    changed = changed if changed is not None else dict(props)
+                    changed[name] = widened
+        return schema if changed is None else {**schema, "properties": changed}
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        items = schema["items"]
+        for item in value:
+            items = allow_nulls(items, item)
+        return schema if items is schema["items"] else {**schema, "items": items}
+    return schema
+
+
 # -- differences and the report -------------------------------------------------------------------------
 
 
@@ -188,14 +222,14 @@ class Difference:
 
     def line(self) -> str:
         if self.kind == "undeclared":
-            return f"property '{self.path}' is not in the schema (arrived: {self.example})"
+            return f"property {self.path!r} is not in the schema (arrived: {self.example})"
         return (
-            f"property '{self.path}' arrived as {'/'.join(self.seen)} ({self.example}), "
+            f"property {self.path!r} arrived as {'/'.join(self.seen)} ({self.example}), "
             f"the schema says {'/'.join(self.declared)}"
         )
 
 
-def _example(value: t.Any, limit: int = 60) -> str:
+def example_of(value: t.Any, limit: int = 60) -> str:
     text = json.dumps(value, ensure_ascii=False, default=str)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -207,12 +241,14 @@ def differences(declared: Schema, value: t.Any, path: str = "") -> list[Differen
     kind = type_name(value)
     if not types:
         return found
-    if not _allows(types, kind):
-        found.append(Difference(path or "(record)", "type", tuple(types), (kind,), _example(value)))
+    if not _allows(types, kind) or (kind == NULL and NULL not in types):
+        found.append(Difference(path or "(record)", "type", tuple(types), (kind,), example_of(value)))
         return found
     fmt = _date_format(declared)
     if kind == "string" and fmt and _format_of(value) != fmt:
-        found.append(Difference(path, "type", (f"string ({fmt})",), (f"string, not {fmt}",), _example(value)))
+        found.append(
+            Difference(path, "type", (f"string ({fmt})",), (f"string, not {fmt}",), example_of(value))
+        )
     elif kind == "object" and "properties" in declared:
         props = declared["properties"]
         for name, sub in value.items():
@@ -220,7 +256,7 @@ def differences(declared: Schema, value: t.Any, path: str = "") -> list[Differen
             if name in props:
                 found += differences(props[name], sub, where)
             elif not declared.get("additionalProperties"):
-                found.append(Difference(where, "undeclared", (), (type_name(sub),), _example(sub)))
+                found.append(Difference(where, "undeclared", (), (type_name(sub),), example_of(sub)))
     elif kind == "array" and isinstance(declared.get("items"), dict):
         for item in value:
             found += differences(declared["items"], item, f"{path}[]")

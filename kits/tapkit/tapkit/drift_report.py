@@ -4,6 +4,7 @@ seen, type conflicts; as JSON, Markdown, or one line per stream for stderr."""
 from __future__ import annotations
 
 import json
+import re
 import typing as t
 from dataclasses import dataclass, field
 
@@ -70,17 +71,17 @@ class DriftReport:
         lines.append("| stream | sampled | sent, not declared | type conflicts | declared, never seen |")
         lines.append("|---|---|---|---|---|")
         for s in self.streams:
-            sent = ", ".join(f"`{p}` ({'/'.join(k)})" for p, k in s.undeclared.items()) or "-"
+            sent = ", ".join(f"{_code(p)} ({'/'.join(k)})" for p, k in s.undeclared.items()) or "-"
             conflicts = (
                 ", ".join(
-                    f"`{p}` ({'/'.join(c['declared'])} -> {'/'.join(c['seen'])})"
+                    f"{_code(p)} ({'/'.join(c['declared'])} -> {'/'.join(c['seen'])})"
                     for p, c in s.conflicts.items()
                 )
                 or "-"
             )
-            never = ", ".join(f"`{p}`" for p in s.never_seen) or "-"
-            sampled = f"not sampled: {s.error}" if s.error else str(s.sampled)
-            lines.append(f"| {s.stream} | {sampled} | {sent} | {conflicts} | {never} |")
+            never = ", ".join(_code(p) for p in s.never_seen) or "-"
+            sampled = f"not sampled: {_cell(s.error)}" if s.error else str(s.sampled)
+            lines.append(f"| {_cell(s.stream)} | {sampled} | {sent} | {conflicts} | {never} |")
         return "\n".join(lines) + "\n"
 
     def summary_lines(self) -> list[str]:
@@ -88,16 +89,45 @@ class DriftReport:
         out = []
         for s in self.streams:
             if s.error:
-                out.append(f"stream '{s.stream}': not sampled: {s.error}")
+                out.append(f"stream '{s.stream}': not sampled: {_visible(s.error)}")
                 continue
             parts = [f"{s.sampled} records sampled"]
             if s.undeclared:
-                parts.append(f"sent but not declared: {', '.join(s.undeclared)}")
+                parts.append(f"sent but not declared: {_names(s.undeclared)}")
             if s.conflicts:
-                parts.append(f"type conflicts: {', '.join(s.conflicts)}")
+                parts.append(f"type conflicts: {_names(s.conflicts)}")
             if s.never_seen:
                 parts.append(f"{len(s.never_seen)} declared properties never seen")
             if not s.drifted:
                 parts.append("the schema covers every record")
             out.append(f"stream '{s.stream}': " + "; ".join(parts))
         return out
+
+
+MAX_NAMED = 20  # property names in a stream's stderr line (the report files list them all)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _visible(text: str) -> str:
+    """``text`` with control characters as JSON escapes: a name holding a newline cannot split a line."""
+    return _CONTROL.sub(lambda m: json.dumps(m.group())[1:-1], text)
+
+
+def _names(paths: t.Iterable[str]) -> str:
+    names = [_visible(p) for p in paths]
+    more = len(names) - MAX_NAMED
+    return ", ".join(names[:MAX_NAMED]) + (f" and {more} more" if more > 0 else "")
+
+
+def _cell(text: str) -> str:
+    """Text for a Markdown table cell: one line, no unescaped column separator."""
+    return _visible(text).replace("|", "\\|")
+
+
+def _code(name: str) -> str:
+    """A property name as a code span in a table cell, whatever backticks it holds."""
+    text = _cell(name)
+    longest = max((len(run) for run in re.findall("`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"

@@ -15,6 +15,7 @@ import typing as t
 import uuid
 from datetime import UTC, datetime
 
+from singer_sdk.batch import Batcher
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.streams import RESTStream
@@ -155,11 +156,21 @@ class PageWriter(RESTStream[int]):
         self._batching = True
         try:
             if batch_config.encoding.format != "jsonl" or not self.fast_path_applies():
-                yield from super().get_batches(batch_config, context)
+                batcher = Batcher(tap_name=self.tap_name, stream_name=self.name, batch_config=batch_config)
+                for manifest in batcher.get_batches(records=self._records_as_written(context)):
+                    yield batch_config.encoding, manifest
                 return
             yield from self._jsonl_batches(batch_config, context)
         finally:
             self._batching = False
+
+    def _records_as_written(self, context: Context | None) -> t.Iterator[dict]:
+        """The records for the SDK's batcher as a RECORD message would hold them: singer-sdk's own
+        get_batches hands it the records as the stream yields them, without the catalog's deselection,
+        type conformance (the drop of undeclared properties) or the stream map."""
+        for record in self._sync_records(context, write_messages=False):
+            for message in self._generate_record_messages(record):
+                yield message.record
 
     def _jsonl_batches(
         self, batch_config: BatchConfig, context: Context | None

@@ -9,11 +9,19 @@ from dataclasses import dataclass
 from itertools import chain, repeat
 from operator import itemgetter
 
-from tapkit.drift import JSON_CLASSES, NULL, Schema, types_of
+from tapkit.drift import JSON_CLASSES, Schema, types_of
+
+
+class _Absent:
+    """The value of a property an object does not have, in a page's column (a null is a value)."""
+
+
+_ABSENT = _Absent()
 
 
 def _classes(types: list[str]) -> frozenset[type]:
-    return frozenset(c for kind in [*types, NULL] for c in JSON_CLASSES.get(kind, ()))
+    # None only where the schema allows null: the SCHEMA before a record must validate it
+    return frozenset({_Absent, *(c for kind in types for c in JSON_CLASSES.get(kind, ()))})
 
 
 @dataclass(frozen=True)
@@ -75,7 +83,7 @@ class _Node:
         return [node for _, node in self.properties]
 
     def _columns(self, objects: t.Sequence[dict]) -> t.Iterable[t.Sequence[t.Any]]:
-        """The values of each checked property, a column per property; absent ones as None."""
+        """The values of each checked property, a column per property; absent ones as ``_ABSENT``."""
         if not self.properties:
             return ()
         assert self.row is not None
@@ -85,7 +93,7 @@ class _Node:
             n = len(objects)
             present = set(chain.from_iterable(objects))
             return [
-                list(map(dict.get, objects, repeat(name, n))) if name in present else ()
+                list(map(dict.get, objects, repeat(name, n), repeat(_ABSENT, n))) if name in present else ()
                 for name, _ in self.properties
             ]
         if not rows:
@@ -95,8 +103,9 @@ class _Node:
 
 class PageChecker:
     """``checker(records) -> True`` when every record of the page fits the schema (no key the schema does
-    not declare, at any depth; no value of another type; nulls always fit). Per property one C-level pass
-    over the page's column; no inference, no per-record Python for a page that fits."""
+    not declare, at any depth; no value of another type; a null only where the type allows it). Per
+    property one C-level pass over the page's column; no inference, no per-record Python for a page that
+    fits."""
 
     def __init__(self, schema: Schema) -> None:
         self._root = _Node.of({**schema, "type": ["object"]})

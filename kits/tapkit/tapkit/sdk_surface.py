@@ -20,6 +20,12 @@ PRIVATE: dict[str, tuple[str, str]] = {
         "flattening, post_process, dry-run limits, incremental state, ACTIVATE_VERSION) is routed back "
         "to it, so a change here can mean a new per-record feature the fast path must route too.",
     ),
+    "singer_sdk.streams.core.Stream._generate_record_messages": (
+        "9b5f9fbcdedb7a1a",
+        "called for BATCH files the SDK's batcher writes (Parquet, and streams off the fast path): the "
+        "SDK's get_batches hands the batcher records without deselection, conformance or the stream map; "
+        "this is the one step that applies them, as for a RECORD message.",
+    ),
     "singer_sdk.tap_base.Tap._handle_termination": (
         "2bb79ae47769883a",
         "overridden: on SIGTERM/SIGINT the tap finishes the line being written, writes its state and "

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from tapkit.drift import covers, differences, infer, infer_records, merge
+from tapkit.drift import allow_nulls, covers, differences, infer, infer_records, merge
 from tapkit.drift_report import DriftReport, StreamDrift
 from tapkit.pagecheck import PageChecker
 
@@ -124,9 +124,26 @@ def test_page_checker_finds_every_kind_of_drift(change):
     assert not check([*page, {**FITS, **change}])
 
 
-def test_page_checker_lets_nulls_and_absent_properties_pass():
+def test_page_checker_lets_absent_properties_and_nulls_where_allowed_pass():
     check = PageChecker(DECLARED)
-    assert check([{"id": 1}, {k: None for k in DECLARED["properties"]}, {"id": 2, "lines": [], "tags": []}])
+    nullable = [k for k, v in DECLARED["properties"].items() if "null" in v["type"]]
+    assert check([{"id": 1}, {"id": 3, **dict.fromkeys(nullable)}, {"id": 2, "lines": [], "tags": []}])
+
+
+def test_a_null_the_declared_type_does_not_allow_is_drift():
+    """The SCHEMA before a record must validate it: a null in ``tags`` (an array) widens it to array/null."""
+    check = PageChecker(DECLARED)
+    assert not check([{"id": 1}, {"id": 2, "tags": None}])
+    assert not check([{"id": 1, "reminder": {"channel": None}}])
+    widened = merge(DECLARED, infer({"id": 2, "tags": None}))
+    assert widened["properties"]["tags"]["type"] == ["array", "null"]
+    assert merge(DECLARED, infer({"id": 2, "owner_id": None})) is DECLARED
+    assert allow_nulls(DECLARED, {"id": 2, "tags": ["a", None]})["properties"]["tags"]["items"] == {
+        "type": ["string", "null"]
+    }
+    assert allow_nulls(DECLARED, {"id": 2, "owner_id": None, "tags": ["a"]}) is DECLARED
+    [diff] = differences(DECLARED, {"id": 2, "tags": None})
+    assert diff.line() == "property 'tags' arrived as null (null), the schema says array"
 
 
 def test_report_lists_sent_not_declared_conflicts_and_never_seen():
