@@ -70,8 +70,8 @@ def refused_redirect(url: str, response: Response, show: Callable[[str], str] = 
 
 class _Watchdog:
     """One thread that runs every deadline's action of the process when it falls due, instead of a
-    ``threading.Timer`` (a thread started and ended) per deadline: two per request were ~1 µs per
-    record of CPU at 1,000-record pages. ``watch`` returns an entry; ``cancel`` it when the block ends
+    ``threading.Timer`` (a thread started and ended) per deadline: ~75 µs of CPU each against ~2.5 µs
+    for a watch here, two per request. ``watch`` returns an entry; ``cancel`` it when the block ends
     (a cancelled entry stays in the heap, inert, until the heap is mostly such entries)."""
 
     def __init__(self) -> None:
