@@ -54,6 +54,9 @@ def test_small_bench_completes_and_loses_nothing(tmp_path: Path) -> None:
         ("1. throughput", "dlt rest_api (extract only)"),
         ("1. throughput", "raw limit (requests + orjson)"),
         ("1. throughput", "raw ceiling (requests + msgspec, 8 in flight)"),
+        ("1b. tap CPU", "our tap (schema_contract evolve)"),
+        ("1b. tap CPU", "our tap (schema_contract discard_value)"),
+        ("1b. tap CPU", "raw limit (requests + orjson)"),
         ("2. latency", "our tap (8 in flight, default)"),
         ("2. latency", "our tap sequential (max_concurrency 1)"),
         ("2. latency", "dlt rest_api (extract only)"),
@@ -72,7 +75,7 @@ def test_small_bench_completes_and_loses_nothing(tmp_path: Path) -> None:
         assert meltano[0]["delivered"] != "n/a" or meltano[0]["figure"].startswith("n/a ("), detail
     # Every target is in the table, shown but not judged at this size (the PostgreSQL loader's two
     # memory targets only where PostgreSQL can be started).
-    assert len(report["targets"]) in (13, 15), detail
+    assert len(report["targets"]) in (16, 18), detail
     decoding = {r["system"] for r in report["rows"] if r["benchmark"].startswith("6. decoding")}
     assert {"before: orjson (doubles)", "after: msgspec (exact decimals, big integers)"} <= decoding, detail
     assert "| benchmark" in result.stdout

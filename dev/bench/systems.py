@@ -31,6 +31,7 @@ class System:
     run: Callable[[int, Path | None, bool], tuple[ChildRun, int, list | None]]
     walls: list[float] = field(default_factory=list)
     rss: list[float] = field(default_factory=list)
+    cpus: list[float] = field(default_factory=list)  # user + system CPU seconds of each timed run
     deliveries: list[Delivery] = field(default_factory=list)
     extra: list[int] = field(default_factory=list)  # e.g. requests made per run
 
@@ -73,6 +74,7 @@ def measure(
             if kind == "timed":
                 system.walls.append(result.wall)
                 system.rss.append(result.max_rss_mb)
+                system.cpus.append(result.cpu)
                 if after_run:
                     after_run(system)
             log(

@@ -14,12 +14,14 @@ import gzip
 import typing as t
 import uuid
 from datetime import UTC, datetime
+from functools import cached_property
 
 from singer_sdk.batch import Batcher
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.streams import RESTStream
 
+from tapkit.body import RawSlices
 from tapkit.conform import compile_conformer
 from tapkit.contract import schema_guard
 from tapkit.writer import FastSingerWriter, dumps_line, dumps_record
@@ -90,11 +92,22 @@ class PageWriter(RESTStream[int]):
         conform = compile_conformer(self.effective_schema)
         warned: set[str] = set()
         guard = schema_guard(self)
+        # A page the contract's check passed holds no property the schema does not declare and no value
+        # of another type (so no boolean to conform): conformance leaves it as it is, and its records go
+        # out as the bytes they came in. Without that check (discard_value), or with a property to drop,
+        # or a schema whose anyOf the check does not read, every record is conformed and encoded.
+        slices = self.raw_slices
+        slices.wanted = as_sent = (
+            guard is not None and not deselected and _checked_as_conformed(self.effective_schema)
+        )
 
         def render(records: list[dict]) -> list[bytes]:
-            nonlocal conform
+            nonlocal conform, as_sent
             if guard is not None and guard.page(records):  # the schema widened (schema_contract)
                 conform = compile_conformer(self.effective_schema)
+                slices.wanted = as_sent = not deselected and _checked_as_conformed(self.effective_schema)
+            elif as_sent and (lines := slices.lines(records)) is not None:
+                return lines  # the page fits the schema it was checked against: conformance keeps it whole
             unmapped: list[str] = []
             if deselected:
                 records = [{k: v for k, v in r.items() if k not in deselected} for r in records]
@@ -111,6 +124,11 @@ class PageWriter(RESTStream[int]):
             return list(map(dumps_record, records))
 
         return render
+
+    @cached_property
+    def raw_slices(self) -> RawSlices:
+        """The bytes the records of the page parsed last came in (``tapkit.body``), for ``renderer``."""
+        return RawSlices()
 
     def rendered_pages(self, context: Context | None) -> t.Iterator[tuple[list[bytes], dict | None]]:
         """``(lines, resume point)`` for every page: the records as they are written, in page order."""
@@ -189,6 +207,17 @@ class PageWriter(RESTStream[int]):
             if files.rows:
                 yield encoding, [files.hand_over()]
         self._stream_done()
+
+
+def _checked_as_conformed(schema: t.Any) -> bool:
+    """The contract's page check (``tapkit.pagecheck``) reads every part of ``schema`` that conformance
+    (``tapkit.conform``) acts on: both read ``type``, ``properties``, ``additionalProperties`` and
+    ``items`` alike; only conformance reads ``anyOf``."""
+    if isinstance(schema, dict):
+        return "anyOf" not in schema and all(map(_checked_as_conformed, schema.values()))
+    if isinstance(schema, list):
+        return all(map(_checked_as_conformed, schema))
+    return True
 
 
 class BatchFiles(contextlib.ExitStack):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import typing as t
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import chain, repeat
 from operator import itemgetter
 
@@ -66,39 +67,55 @@ class _Node:
             return False
         if dict in classes and (self.declared is not None or self.properties):
             objects = values if len(classes) == 1 else [v for v in values if v.__class__ is dict]
-            if self.declared is not None and not all(map(self.declared.issuperset, objects)):
-                return False
-            if not all(
-                node.fits(column) for column, node in zip(self._columns(objects), self._nodes, strict=True)
+            columns, whole = self._columns(objects)
+            if self.declared is not None and not (
+                # every object holds every checked property: one that holds no other has their number
+                set(map(len, objects)) == self._whole_length
+                if whole and self._complete
+                else all(map(self.declared.issuperset, objects))
             ):
                 return False
+            if not all(node.fits(column) for column, node in zip(columns, self._nodes, strict=True)):
+                return False
         if list in classes and self.items is not None and self.items.classes is not None:
-            items = list(chain.from_iterable(v for v in values if v.__class__ is list))
+            lists = values if len(classes) == 1 else [v for v in values if v.__class__ is list]
+            items = list(chain.from_iterable(lists))
             if not self.items.fits(items):
                 return False
         return True
 
-    @property
+    @cached_property
     def _nodes(self) -> list[_Node]:
         return [node for _, node in self.properties]
 
-    def _columns(self, objects: t.Sequence[dict]) -> t.Iterable[t.Sequence[t.Any]]:
-        """The values of each checked property, a column per property; absent ones as ``_ABSENT``."""
+    @cached_property
+    def _complete(self) -> bool:
+        """Every declared property is a checked one (has a type), so ``row`` reads them all."""
+        return self.declared is not None and len(self.declared) == len(self.properties)
+
+    @cached_property
+    def _whole_length(self) -> set[int]:
+        return {len(self.properties)}
+
+    def _columns(self, objects: t.Sequence[dict]) -> tuple[t.Iterable[t.Sequence[t.Any]], bool]:
+        """The values of each checked property, a column per property, absent ones as ``_ABSENT``; and
+        whether every object holds every checked property."""
         if not self.properties:
-            return ()
+            return (), False
         assert self.row is not None
         try:
             rows = list(map(self.row, objects))  # every object has every property: the usual page
         except KeyError:
             n = len(objects)
             present = set(chain.from_iterable(objects))
-            return [
+            columns = [
                 list(map(dict.get, objects, repeat(name, n), repeat(_ABSENT, n))) if name in present else ()
                 for name, _ in self.properties
             ]
+            return columns, False
         if not rows:
-            return [()] * len(self.properties)
-        return list(zip(*rows, strict=True))
+            return [()] * len(self.properties), True
+        return list(zip(*rows, strict=True)), True
 
 
 class PageChecker:

@@ -146,6 +146,7 @@ class OffsetStream(PageWriter):
             strict=bool(self.config.get("strict_decoding")),
             redact=self.redact,
             log=self.logger,
+            slices=self.raw_slices,
         )
 
     def extract_records(self, response: requests.Response) -> list[dict]:
