@@ -283,21 +283,66 @@ class DuckDBWarehouse(Warehouse):
 
     # -- staging --------------------------------------------------------------------------------
     #
-    # The stage has one row per line: `v` the typed values, `r` each checked value's JSON text, `x` the
-    # exact JSON text of each JSON column (NULL where `v` holds it already, with no digit in it),
-    # `suspect` a line whose numbers need a digit-by-digit check, `fix` a line Python must stage again.
+    # The stage has one row per line: `v` the typed values, `bad` the first checked column whose value its
+    # type cannot hold (NULL on a good line), `r` the JSON text of each checked value (kept only where a
+    # message or Python's second staging may need it), `x` the exact JSON text of each JSON column (NULL
+    # where `v` holds it already, with no digit in it), `suspect` a line whose numbers need a digit-by-digit
+    # check, `fix` a line Python must stage again.
+    #
+    # Each function of a line parses it once: `from_json` for `v`, one multi-path `json_extract` for `r`
+    # (cheaper than a second `from_json` into a structure of JSON), `json_keys` for the repeated-key test.
 
     @staticmethod
     def _structures(table: Table) -> tuple[str, str, str]:
-        """The `from_json` structures of `v`, `r` and the JSON columns' exact parse."""
+        """The `from_json` structure of `v`, the `json_extract` paths of `r`, and the JSON columns'
+        structure for their exact parse."""
         typed = json.dumps({c.name: TYPES[c.kind].replace("TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ")
                             for c in table.columns})  # fmt: skip
-        raw = json.dumps({c.name: "JSON" for c in table.columns if c.kind in CHECKED} or {"": "JSON"})
+        # JSON Pointers (RFC 6901): any property name, dots, quotes and spaces included, needs only ~ and /
+        # escaped.
+        pointers = [
+            "/" + c.name.replace("~", "~0").replace("/", "~1") for c in table.columns if c.kind in CHECKED
+        ]
+        raw = "[" + ", ".join(map(literal, pointers)) + "]" if pointers else ""
         exact = json.dumps({c.name: "JSON" for c in table.columns if c.kind is Kind.JSON})
         return typed, raw, exact
 
+    def _typed_sql(self, table: Table, line: str) -> tuple[str, str, str]:
+        """`v`, `r` and the repeated-key test of the line `line` (SQL)."""
+        typed, raw, _ = self._structures(table)
+        v = f"from_json({line}, {literal(typed)})"
+        r = f"json_extract({line}, {raw})" if raw else "NULL::VARCHAR[]"
+        # A key repeated at the top level (from_json would keep the first value, JSON's rule is the
+        # last): a line has one only if it has more keys than it has properties of the schema, counted
+        # from `r` (a property sent as null is there) and the JSON columns of `v` (one sent as null is
+        # counted as absent: such a line is merely looked at more closely).
+        json_present = " + ".join(
+            f"({self._field('v', c.name)} IS NOT NULL)::INTEGER" for c in table.columns if c.kind is Kind.JSON
+        )
+        present = f"coalesce(list_count(r), 0){' + ' + json_present if json_present else ''}"
+        repeated = (
+            f"(len(json_keys({line})) > {present} "
+            f"AND len(list_distinct(json_keys({line}))) < len(json_keys({line})))"
+        )
+        return v, r, repeated
+
+    def _bad_sql(self, table: Table) -> str:
+        """SQL naming the first checked column whose value its type cannot hold, NULL for a good row
+        (over a row with `v`, and `r1`, `r2`, .. the elements of `r`)."""
+        checked = [c for c in table.columns if c.kind in CHECKED]
+        whens = " ".join(
+            f"WHEN {self._violation(c, f'r{i + 1}')} THEN {literal(c.name)}" for i, c in enumerate(checked)
+        )
+        return f"CASE {whens} END" if whens else "NULL::VARCHAR"
+
+    @staticmethod
+    def _r_columns(table: Table) -> str:
+        """`r`'s elements as columns r1, r2, .. (each taken out of the list once)."""
+        count = sum(c.kind in CHECKED for c in table.columns)
+        return "".join(f", r[{i + 1}] AS r{i + 1}" for i in range(count))
+
     def _stage_sql(self, table: Table, batch: Batch) -> str:
-        typed, raw, exact = self._structures(table)
+        _, _, exact = self._structures(table)
         json_columns = [c for c in table.columns if c.kind is Kind.JSON]
         paths = "[" + ", ".join(literal(str(f.path)) for f in batch.files) + "]"
         compression = "gzip" if batch.files and batch.files[0].gzip else "none"
@@ -313,12 +358,7 @@ class DuckDBWarehouse(Warehouse):
             f"quote = '', escape = '', auto_detect = false, compression = '{compression}', "
             f"max_line_size = {MAX_LINE_BYTES}, buffer_size = {2 * MAX_LINE_BYTES})"
         )
-        # A key repeated at the top level: only lines with more keys than the schema has properties
-        # are looked at closely (from_json would keep the first value, JSON's rule is the last).
-        repeated = (
-            f"(len(json_keys(line)) > {len(table.columns)} "
-            "AND len(list_distinct(json_keys(line))) < len(json_keys(line)))"
-        )
+        v, r, repeated = self._typed_sql(table, "line")
         if json_columns:
             digits = " OR ".join(f"regexp_matches({self._field('v', c.name)}::VARCHAR, '[0-9]')"
                                  for c in json_columns)  # fmt: skip
@@ -341,10 +381,11 @@ class DuckDBWarehouse(Warehouse):
         else:
             exact_sql, fix, x = "NULL", f"CASE WHEN {repeated} THEN line END", "NULL"
         return (
-            f"CREATE OR REPLACE TEMP TABLE {STAGE} AS SELECT v, r, {x} AS x, suspect, fix FROM ("
-            f"SELECT v, r, {exact_sql} AS e, {suspect} AS suspect, {fix} AS fix FROM ("
-            f"SELECT line, from_json(line, {literal(typed)}) AS v, from_json(line, {literal(raw)}) AS r "
-            f"FROM {source}))"
+            f"CREATE OR REPLACE TEMP TABLE {STAGE} AS SELECT v, "
+            f"CASE WHEN bad IS NOT NULL OR fix IS NOT NULL THEN r END AS r, bad, {x} AS x, suspect, fix "
+            f"FROM (SELECT v, r, {self._bad_sql(table)} AS bad, {exact_sql} AS e, {suspect} AS suspect, "
+            f"{fix} AS fix FROM (SELECT *{self._r_columns(table)} FROM (SELECT line, {v} AS v, {r} AS r "
+            f"FROM {source})))"
         )
 
     def _restage(self, table: Table) -> None:
@@ -354,16 +395,13 @@ class DuckDBWarehouse(Warehouse):
         fixes = con.execute(f"SELECT rowid, fix FROM {STAGE} WHERE fix IS NOT NULL ORDER BY rowid").fetchall()
         if not fixes:
             return
-        typed, raw, _ = self._structures(table)
+        v, r, _ = self._typed_sql(table, "$1::VARCHAR")
         json_columns = [c.name for c in table.columns if c.kind is Kind.JSON]
         # $1 the line as Python reads it, $2 that line when its numbers need a check, $3.. the JSON texts
         fields = ", ".join(f"{self.quote(f'j{i}')} := ${i + 3}::VARCHAR" for i in range(len(json_columns)))
         x = f"struct_pack({fields})" if fields else "NULL"
-        update = (
-            f"UPDATE {STAGE} SET v = from_json($1::VARCHAR, {literal(typed)}), "
-            f"r = from_json($1::VARCHAR, {literal(raw)}), x = {x}, "
-            f"suspect = $2, fix = NULL WHERE rowid = ${len(json_columns) + 3}"
-        )
+        where = f"rowid = ${len(json_columns) + 3}"
+        update = f"UPDATE {STAGE} SET v = {v}, r = {r}, x = {x}, suspect = $2 WHERE {where}"
         suspect = re.compile(SUSPECT_NUMBER)
         for rowid, line in fixes:
             try:
@@ -375,40 +413,37 @@ class DuckDBWarehouse(Warehouse):
                 None if record.get(n) is None else _encoder.encode(record[n]).decode() for n in json_columns
             ]
             con.execute(update, [text, text if suspect.search(text) else None, *exact, rowid])
+        # The restaged values checked again.
+        con.execute(
+            f"UPDATE {STAGE} SET bad = s.bad, fix = NULL FROM (SELECT rowid AS row, "
+            f"{self._bad_sql(table)} AS bad FROM (SELECT rowid, *{self._r_columns(table)} FROM {STAGE} "
+            "WHERE fix IS NOT NULL)) AS s "
+            f"WHERE {STAGE}.rowid = s.row"
+        )
 
     @staticmethod
     def _field(struct: str, name: str) -> str:
         return f"struct_extract({struct}, {literal(name)})"
 
-    def _violation(self, column: Column) -> str | None:
-        """SQL true for a staged row whose value of `column` its type cannot hold: the value's JSON text
-        must be of the column's JSON type (nothing is coerced), and its typed parse must keep it."""
-        if column.kind not in CHECKED:
-            return None
-        raw, typed = f"{self._field('r', column.name)}::VARCHAR", self._field("v", column.name)
+    def _violation(self, column: Column, raw: str) -> str:
+        """SQL true for a staged row whose value of `column` (JSON text `raw`) its type cannot hold: the
+        value must be of the column's JSON type (nothing is coerced), and its typed parse must keep it."""
+        typed = self._field("v", column.name)
         if column.kind is Kind.INTEGER:  # 1.5, "5" or true would become 2, 5 or 1: refused
             bad = f"{typed} IS NULL OR {typed}::VARCHAR <> {raw}"
         elif column.kind is Kind.NUMBER:  # "12.5" is text, not a number
-            bad = f"{typed} IS NULL OR NOT regexp_matches({raw}, '^-?[0-9]')"
+            bad = f"{typed} IS NULL OR NOT (ascii({raw}) BETWEEN 48 AND 57 OR ascii({raw}) = 45)"  # 0-9, -
         elif column.kind is Kind.BOOLEAN:  # "yes" and 1 are not booleans
             bad = f"{raw} NOT IN ('true', 'false')"
         elif column.kind is Kind.STRING:  # 123 or {"a":1} are not strings
             bad = f"NOT starts_with({raw}, '\"')"
         else:  # a string in ISO form, not 'infinity' or 'epoch', which DuckDB would also read
             bad = f"{typed} IS NULL OR NOT regexp_matches({raw}, {literal(ISO_PREFIX[column.kind])})"
-        return f"({raw} IS NOT NULL AND ({bad}))"
-
-    def _key_json(self, table: Table, key: str) -> str:
-        """A key's value as JSON text for an error message: as sent, when the typed parse refused it."""
-        typed = f"to_json({self._field('v', key)})::VARCHAR"
-        if table.column(key).kind in CHECKED:
-            return f"coalesce({typed}, to_json({self._field('r', key)})::VARCHAR)"
-        return typed
+        return f"({raw} IS NOT NULL AND {raw} <> 'null' AND ({bad}))"
 
     def _check(self, table: Table, batch: Batch) -> None:
         """Refuse the batch at its first bad record: a missing key, a value its column cannot hold."""
         con = self.con
-        key_select = ", ".join(self._key_json(table, k) for k in table.keys) or "NULL"
         if table.keys:
             missing = " OR ".join(f"{self._field('v', k)} IS NULL" for k in table.keys)
             row = con.execute(
@@ -420,23 +455,26 @@ class DuckDBWarehouse(Warehouse):
                     f"propert{'y' if len(table.keys) == 1 else 'ies'} {', '.join(map(repr, table.keys))}: "
                     f"{short(row[1])}"
                 )
-        checks = [(c, cond) for c in table.columns if (cond := self._violation(c)) is not None]
-        if checks:
-            which = " ".join(f"WHEN {cond} THEN {literal(c.name)}" for c, cond in checks)
-            bad = con.execute(
-                f"SELECT * FROM (SELECT rowid, CASE {which} END AS bad, {key_select}, to_json(r)::VARCHAR "
-                f"FROM {STAGE}) WHERE bad IS NOT NULL ORDER BY rowid LIMIT 1"
-            ).fetchone()
-            if bad is not None:
-                name = bad[1]
-                column = table.column(name)
-                value = json.loads(bad[-1]).get(name)
-                keys = [json.loads(k) if k is not None else None for k in bad[2 : 2 + len(table.keys)]]
-                raise LoadError(
-                    f"stream {table.stream!r}: record {describe_key(dict(zip(table.keys, keys, strict=False)), table.keys)}: "  # noqa: E501
-                    f"property {name!r} is {short(value)}, which is not a valid {column.kind} "
-                    f"({TYPES[column.kind]})"
-                )
+        checked = [c.name for c in table.columns if c.kind in CHECKED]
+        bad = con.execute(
+            f"SELECT bad, to_json(v)::VARCHAR, r FROM {STAGE} WHERE bad IS NOT NULL ORDER BY rowid LIMIT 1"
+        ).fetchone()
+        if bad is not None:
+            name, typed, raw = bad[0], json.loads(bad[1]), bad[2]
+            column = table.column(name)
+            value = json.loads(raw[checked.index(name)])
+
+            def key(k: str) -> Any:  # as sent, when the typed parse refused it
+                if typed.get(k) is None and k in checked and raw[checked.index(k)] is not None:
+                    return json.loads(raw[checked.index(k)])
+                return typed.get(k)
+
+            where = describe_key({k: key(k) for k in table.keys}, table.keys)
+            raise LoadError(
+                f"stream {table.stream!r}: record {where}: "
+                f"property {name!r} is {short(value)}, which is not a valid {column.kind} "
+                f"({TYPES[column.kind]})"
+            )
         numbers = [c.name for c in table.columns if c.kind is Kind.NUMBER]
         if numbers:
             for (line,) in con.execute(
