@@ -17,6 +17,10 @@ class LoadError(Exception):
     """A failure whose message is complete on one line; nothing of the failed batch was committed."""
 
 
+class CommittedLoadError(LoadError):
+    """A failure after the batch's commit (the message says so): the STATE covering it is owed."""
+
+
 def short(value: Any) -> str:
     """A value as it would read in JSON, cut to a readable length."""
     text = repr(value) if not isinstance(value, str) else '"' + value + '"'

@@ -28,7 +28,7 @@ import duckdb
 import msgspec
 
 from loaderkit import Batch, Column, Kind, LoadError, Table, Warehouse, describe_key
-from loaderkit.errors import short
+from loaderkit.errors import CommittedLoadError, short
 from loaderkit.warehouse import recorded_in, stream_comment
 
 # JSON-schema `number`: 38 digits, 18 after the point. Every digit a tap sends is kept, up to 20 before and
@@ -251,8 +251,9 @@ class DuckDBWarehouse(Warehouse):
         except duckdb.Error as exc:
             if committed:
                 # COMMIT wrote the batch to DuckDB's write-ahead log; only the checkpoint (copying it into
-                # the database file) failed. DuckDB replays the log when it next opens the file.
-                raise LoadError(
+                # the database file) failed. DuckDB replays the log when it next opens the file: the STATE
+                # covering the batch is owed.
+                raise CommittedLoadError(
                     f"stream {table.stream!r}: loading {batch.what} into {self.qualified(table)}: the "
                     f"{rows} rows are committed (in DuckDB's write-ahead log, replayed when the file is "
                     f"next opened), but writing them into the database file failed: {_first_line(exc)}"
