@@ -20,6 +20,7 @@ import contextlib
 import decimal
 import json
 import re
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -372,7 +373,10 @@ class DuckDBWarehouse(Warehouse):
             exact_sql = (
                 f"CASE WHEN ({digits}) AND NOT {has_mark} THEN from_json({marked}, {literal(exact)}) END"
             )
-            fix = f"CASE WHEN {repeated} OR (({digits}) AND {has_mark}) THEN line END"
+            # A key repeated inside a JSON column (DuckDB's JSON functions read its first value, JSON's
+            # rule is the last): Python stages such lines again, as lines with a key repeated at the top.
+            nested = " OR ".join(_nested_repeat(f"{self._field('v', c.name)}::VARCHAR") for c in json_columns)
+            fix = f"CASE WHEN {repeated} OR {nested} OR (({digits}) AND {has_mark}) THEN line END"
             fields = ", ".join(
                 f"{self.quote(f'j{i}')} := regexp_replace({self._field('e', c.name)}::VARCHAR, "
                 f"{literal(UNMARK)}, '\\1', 'g')"
@@ -391,29 +395,57 @@ class DuckDBWarehouse(Warehouse):
 
     def _restage(self, table: Table) -> None:
         """Stage again, from Python's reading, the rare lines DuckDB's cannot serve exactly: a key
-        repeated at the top level (the last value wins), JSON columns in a line that holds the mark."""
+        repeated at the top level or inside a JSON column (the last value wins), JSON columns in a line
+        that holds the mark. Python's reading of each goes to a file DuckDB reads, set-wise."""
         con = self.con
         fixes = con.execute(f"SELECT rowid, fix FROM {STAGE} WHERE fix IS NOT NULL ORDER BY rowid").fetchall()
         if not fixes:
             return
-        v, r, _ = self._typed_sql(table, "$1::VARCHAR")
         json_columns = [c.name for c in table.columns if c.kind is Kind.JSON]
-        # $1 the line as Python reads it, $2 that line when its numbers need a check, $3.. the JSON texts
-        fields = ", ".join(f"{self.quote(f'j{i}')} := ${i + 3}::VARCHAR" for i in range(len(json_columns)))
-        x = f"struct_pack({fields})" if fields else "NULL"
-        where = f"rowid = ${len(json_columns) + 3}"
-        update = f"UPDATE {STAGE} SET v = {v}, r = {r}, x = {x}, suspect = $2 WHERE {where}"
         suspect = re.compile(SUSPECT_NUMBER)
-        for rowid, line in fixes:
-            try:
-                record = _decoder.decode(line)
-            except msgspec.DecodeError:
-                continue  # not JSON: the typed parse has failed on it already
-            text = _encoder.encode(record).decode()
-            exact = [
-                None if record.get(n) is None else _encoder.encode(record[n]).decode() for n in json_columns
-            ]
-            con.execute(update, [text, text if suspect.search(text) else None, *exact, rowid])
+        # One line per fixed row: its rowid, whether its numbers need a check, the line as Python reads
+        # it, the exact text of each JSON column (empty for none), separated by chr(1), which no JSON
+        # text holds unescaped.
+        with tempfile.NamedTemporaryFile(
+            "w", dir=self.spool_dir, prefix="restage-", suffix=".txt", delete=False, encoding="utf-8"
+        ) as out:
+            path = Path(out.name)
+            for rowid, line in fixes:
+                try:
+                    record = _decoder.decode(line)
+                except msgspec.DecodeError:
+                    continue  # not JSON: the typed parse has failed on it already
+                if not isinstance(record, dict):
+                    continue
+                text = _encoder.encode(record).decode()
+                exact = [
+                    "" if record.get(n) is None else _encoder.encode(record[n]).decode() for n in json_columns
+                ]
+                out.write(
+                    "\x01".join([str(rowid), "1" if suspect.search(text) else "0", text, *exact]) + "\n"
+                )
+        try:
+            v, r, _ = self._typed_sql(table, "line")
+            names = {"row": "BIGINT", "s": "INTEGER", "line": "VARCHAR"} | {
+                f"j{i}": "VARCHAR" for i in range(len(json_columns))
+            }
+            columns = "{" + ", ".join(f"{literal(n)}: {literal(t)}" for n, t in names.items()) + "}"
+            fields = ", ".join(
+                f"{self.quote(f'j{i}')} := {self.quote(f'j{i}')}" for i in range(len(json_columns))
+            )
+            x = f"struct_pack({fields})" if fields else "NULL"
+            source = (
+                f"read_csv({literal(str(path))}, columns = {columns}, header = false, delim = chr(1), "
+                f"quote = '', escape = '', auto_detect = false, max_line_size = {MAX_LINE_BYTES}, "
+                f"buffer_size = {2 * MAX_LINE_BYTES})"
+            )
+            con.execute(
+                f"UPDATE {STAGE} SET v = f.v, r = f.r, x = f.x, suspect = f.suspect FROM (SELECT row, "
+                f"{v} AS v, {r} AS r, {x} AS x, CASE WHEN s = 1 THEN line END AS suspect FROM {source}) AS f "
+                f"WHERE {STAGE}.rowid = f.row"
+            )
+        finally:
+            path.unlink(missing_ok=True)
         # The restaged values checked again.
         con.execute(
             f"UPDATE {STAGE} SET bad = s.bad, fix = NULL FROM (SELECT rowid AS row, "
@@ -536,6 +568,18 @@ class DuckDBWarehouse(Warehouse):
         if self._con is not None:
             self._con.close()
             self._con = None
+
+
+def _nested_repeat(text: str) -> str:
+    """SQL true for JSON text (as DuckDB writes it: no spaces) that may hold a key twice in one object:
+    it has two keys or more, and more keys than its json_structure, which merges a repeated key into one
+    (and also an array's objects into one: then the line is merely staged again without need)."""
+    keys = "(length({0}) - length(replace({0}, '\":', '')))"
+    structure = f"json_structure({text})::VARCHAR"
+    return (
+        f"(strpos(substr({text}, strpos({text}, '\":') + 2), '\":') > 0 "
+        f"AND {keys.format(text)} > {keys.format(structure)})"
+    )
 
 
 def _widened(column: str, have: Kind | None, kind: Kind) -> str:
