@@ -3,15 +3,16 @@
 Each line of a spool (or BATCH) file is read as text by `read_csv` and parsed by `from_json` against a
 structure built from the stream's schema. Unlike `read_json`, which turns every JSON number into a
 double first, `from_json` reads a number straight into DECIMAL, so every digit a tap sent survives.
-A second `from_json` keeps each value's JSON text, to check types set-wise: a value whose JSON type is
-not its column's (`"5"` for an integer, `1` for a boolean, `123` for a string) fails the batch naming
-stream, key, property and value; nothing is coerced.
+One multi-path `json_extract` gives each checked value's JSON text, to check types set-wise while
+staging: a value whose JSON type is not its column's (`"5"` for an integer, `1` for a boolean, `123` for
+a string) fails the batch naming stream, key, property and value; nothing is coerced.
 
 Inside a `JSON` value `from_json` reads numbers as doubles. So a line whose JSON columns hold a digit is
 parsed once more with every number turned into a marked string first (a regular expression that steps
 over strings whole), and the marks are taken off the JSON text again: the nested numbers are stored as
-the tap wrote them. The rare line this cannot serve (a key repeated at the top level, where JSON's last
-value must win, or a line that already holds the mark) is decoded in Python and staged again.
+the tap wrote them. The rare line this cannot serve (a key repeated at the top level or inside a JSON
+column, where JSON's last value must win, or a line that already holds the mark) is decoded in Python and
+staged again, set-wise from a file.
 """
 
 from __future__ import annotations
