@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import decimal
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -23,7 +24,10 @@ class CommittedLoadError(LoadError):
 
 def short(value: Any) -> str:
     """A value as it would read in JSON, cut to a readable length."""
-    text = repr(value) if not isinstance(value, str) else '"' + value + '"'
+    if isinstance(value, decimal.Decimal):  # a number read digit for digit: 1.5, 1E+400
+        text = str(value)
+    else:
+        text = repr(value) if not isinstance(value, str) else '"' + value + '"'
     text = " ".join(text.split())
     return text if len(text) <= _VALUE_CHARS else text[: _VALUE_CHARS - 3] + "..."
 

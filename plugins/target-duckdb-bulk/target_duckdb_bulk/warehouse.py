@@ -388,10 +388,11 @@ class DuckDBWarehouse(Warehouse):
             exact_sql, fix, x = "NULL", f"CASE WHEN {repeated} THEN line END", "NULL"
         return (
             f"CREATE OR REPLACE TEMP TABLE {STAGE} AS SELECT v, "
-            f"CASE WHEN bad IS NOT NULL OR fix IS NOT NULL THEN r END AS r, bad, {x} AS x, suspect, fix "
-            f"FROM (SELECT v, r, {self._bad_sql(table)} AS bad, {exact_sql} AS e, {suspect} AS suspect, "
-            f"{fix} AS fix FROM (SELECT *{self._r_columns(table)} FROM (SELECT line, {v} AS v, {r} AS r "
-            f"FROM {source})))"
+            f"CASE WHEN bad IS NOT NULL OR fix IS NOT NULL THEN r END AS r, bad, "
+            f"CASE WHEN bad IS NOT NULL THEN line END AS sent, {x} AS x, suspect, fix "
+            f"FROM (SELECT line, v, r, {self._bad_sql(table)} AS bad, {exact_sql} AS e, "
+            f"{suspect} AS suspect, {fix} AS fix FROM (SELECT *{self._r_columns(table)} FROM ("
+            f"SELECT line, {v} AS v, {r} AS r FROM {source})))"
         )
 
     def _restage(self, table: Table) -> None:
@@ -491,19 +492,24 @@ class DuckDBWarehouse(Warehouse):
                 )
         checked = [c.name for c in table.columns if c.kind in CHECKED]
         bad = con.execute(
-            f"SELECT bad, to_json(v)::VARCHAR, r FROM {STAGE} WHERE bad IS NOT NULL ORDER BY rowid LIMIT 1"
+            f"SELECT bad, to_json(v)::VARCHAR, r, sent FROM {STAGE} WHERE bad IS NOT NULL "
+            "ORDER BY rowid LIMIT 1"
         ).fetchone()
         if bad is not None:
             name, typed, raw = bad[0], json.loads(bad[1]), bad[2]
             column = table.column(name)
-            value = json.loads(raw[checked.index(name)])
+            sent = _sent(bad[3])
+            if sent is not None:  # the record as the tap sent it (1e400, not DuckDB's inf)
+                value, where = sent.get(name), describe_key(sent, table.keys)
+            else:
+                value = json.loads(raw[checked.index(name)])
 
-            def key(k: str) -> Any:  # as sent, when the typed parse refused it
-                if typed.get(k) is None and k in checked and raw[checked.index(k)] is not None:
-                    return json.loads(raw[checked.index(k)])
-                return typed.get(k)
+                def key(k: str) -> Any:  # as sent, when the typed parse refused it
+                    if typed.get(k) is None and k in checked and raw[checked.index(k)] is not None:
+                        return json.loads(raw[checked.index(k)])
+                    return typed.get(k)
 
-            where = describe_key({k: key(k) for k in table.keys}, table.keys)
+                where = describe_key({k: key(k) for k in table.keys}, table.keys)
             raise LoadError(
                 f"stream {table.stream!r}: record {where}: "
                 f"property {name!r} is {short(value)}, which is not a valid {column.kind} "
@@ -569,6 +575,17 @@ class DuckDBWarehouse(Warehouse):
         if self._con is not None:
             self._con.close()
             self._con = None
+
+
+def _sent(line: str | None) -> dict | None:
+    """A staged line as Python reads it (numbers digit for digit, a repeated key's last value)."""
+    if line is None:
+        return None
+    try:
+        record = _decoder.decode(line)
+    except msgspec.DecodeError:
+        return None
+    return record if isinstance(record, dict) else None
 
 
 def _nested_repeat(text: str) -> str:
