@@ -32,6 +32,14 @@ def test_a_schema_whose_property_is_not_an_object_ends_on_one_line(loader: Loade
     assert '"done"' not in result.stdout, output(result)
 
 
+def test_a_property_with_an_empty_name_ends_on_one_line(loader: Loader) -> None:
+    props = {**PLAIN_PROPS, "": {"type": ["string", "null"]}}
+    result = loader.run([schema("items", props), record("items", id=1, **{"": "x"}), state(done=1)])
+    line = only_error(result, loader)
+    assert "stream 'items': a property of the stream's schema has an empty name ('')" in line, line
+    assert '"done"' not in result.stdout, output(result)
+
+
 @pytest.fixture
 def full_tmpdir(tmp_path: Path) -> Iterator[Path]:
     """A 1 MB tmpfs, mounted for this test only."""

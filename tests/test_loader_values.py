@@ -95,6 +95,39 @@ def test_a_full_disk_says_truly_what_is_in_the_table(
     assert ids == set(range(1, max(ids) + 1)), "every batch before the failed one is whole"
 
 
+def test_a_full_disk_leaves_out_no_state_of_a_committed_batch(
+    loader: Loader, small_disk: Path, tmp_path: Path
+) -> None:
+    """Every batch committed before the disk filled has its STATE out when the run ends (the SDK would
+    write STATE only at the end), and no STATE covers a record that is not in the table."""
+    loader.db_path = small_disk / "warehouse.duckdb"
+    note = "x" * 400
+    messages: list[dict | str] = [schema("items", PROPS)]
+    for i in range(1, 40_001):
+        messages.append(record("items", id=i, active=True, note=f"{note}{i}"))
+        if i % 100 == 0:
+            messages.append(state(items={"id": i}))
+    result = loader.run(messages, batch_size_rows=2_000)
+    line = only_error(result, loader)
+    assert "No space left on device" in line, line
+    copy = tmp_path / "after"
+    copy.mkdir()
+    for path in small_disk.iterdir():
+        shutil.copy(path, copy / path.name)
+    con = duckdb.connect(str(copy / "warehouse.duckdb"))
+    try:
+        ids = {r[0] for r in con.execute('SELECT id FROM "proof"."items"').fetchall()}
+    finally:
+        con.close()
+    assert len(ids) >= 2_000, f"no batch committed before the disk filled: {line}"
+    states = [json.loads(s)["bookmarks"]["items"]["id"] for s in result.stdout.splitlines()]
+    assert states, f"{len(ids)} rows committed, no STATE: {output(result)}"
+    # The STATE owed for the last committed batch (rows 1 .. max) is the last one read before its last
+    # record: at most 100 records before it, never past it.
+    assert max(ids) - 100 <= states[-1] <= max(ids), (states[-3:], max(ids), line)
+    assert states == sorted(states)
+
+
 ODD = ['q"uote', "apo'strophe", "back\\slash", "$f$dollar$f$", "semi;colon"]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import decimal
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -17,9 +18,16 @@ class LoadError(Exception):
     """A failure whose message is complete on one line; nothing of the failed batch was committed."""
 
 
+class CommittedLoadError(LoadError):
+    """A failure after the batch's commit (the message says so): the STATE covering it is owed."""
+
+
 def short(value: Any) -> str:
     """A value as it would read in JSON, cut to a readable length."""
-    text = repr(value) if not isinstance(value, str) else '"' + value + '"'
+    if isinstance(value, decimal.Decimal):  # a number read digit for digit: 1.5, 1E+400
+        text = str(value)
+    else:
+        text = repr(value) if not isinstance(value, str) else '"' + value + '"'
     text = " ".join(text.split())
     return text if len(text) <= _VALUE_CHARS else text[: _VALUE_CHARS - 3] + "..."
 

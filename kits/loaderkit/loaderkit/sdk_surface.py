@@ -34,6 +34,12 @@ PRIVATE: dict[str, tuple[str, str]] = {
         "record: drains every sink (and writes STATE) once records have waited "
         "batch_wait_limit_seconds. It reads _MAX_RECORD_AGE_IN_MINUTES (below).",
     ),
+    "singer_sdk.target_base.Target._process_state_message": (
+        "e27158e2b1e7ea6d",
+        "keeps the latest STATE message in _latest_state (below), which the kit writes out as soon as "
+        "the loads of every record before it are committed (the SDK writes it only after draining every "
+        "sink).",
+    ),
     "singer_sdk.sinks.core.Sink._validate_and_parse": (
         "970aadabcc4da8c7",
         "overridden: validates (when validate_records is on) without parsing date-time strings into "
@@ -54,6 +60,10 @@ ATTRIBUTES: dict[str, tuple[str, str]] = {
         "singer_sdk.target_base.Target._handle_max_record_age",
         "set per target from batch_wait_limit_seconds: the SDK has no setting for the age at which it "
         "drains every sink.",
+    ),
+    "_latest_state": (
+        "singer_sdk.target_base.Target._process_state_message",
+        "the latest STATE message read: the SDK has no public accessor for it.",
     ),
     "_validator": (
         "singer_sdk.sinks.core.Sink._validate_and_parse",

@@ -27,6 +27,8 @@ class Host(t.Protocol):
 
     def drain_one(self, sink: Sink) -> None: ...
 
+    def owe_state(self) -> None: ...
+
 
 class BulkSink(BatchSink):
     """Spools records as JSON Lines; each drain is one set-wise load of the spool file, in one transaction.
@@ -126,6 +128,11 @@ class BulkSink(BatchSink):
     def _submit(self, job: t.Callable[[], None]) -> None:
         self.submitted_any = True
         self.warehouse.loads.submit(job)
+        self.bulk_target.owe_state()
+
+    def mark_drained(self) -> None:
+        super().mark_drained()
+        self.bulk_target.owe_state()  # (the load of what was spooled was submitted before this)
 
     def _load(self, batch: Batch) -> int:
         """On the load thread: make the table right, load the batch in one transaction."""

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import os
 import sys
+import threading
 import typing as t
 
 from singer_sdk import Target
@@ -102,6 +104,11 @@ class BulkTarget(Target):
         self.warehouse = self.warehouse_class(self.config, self.logger)
         self.bulk_sinks: list[BulkSink] = []
         self.sdk_path_records = 0  # RECORD messages that took singer-sdk's record path
+        # STATE owed once a load commits: (the load's number in the queue, the STATE), oldest first.
+        self._owed_states: list[tuple[int, dict]] = []
+        self._last_state_out: dict | None = None
+        self._state_lock = threading.Lock()  # STATE goes out from the main or the load thread
+        self.warehouse.loads.on_done = self._load_committed
 
     @classmethod
     def append_builtin_config(cls, config_jsonschema: dict) -> None:
@@ -156,7 +163,41 @@ class BulkTarget(Target):
         # SDK writes STATE only here, after draining every sink; overriding its private method is the
         # one way to wait for loads that run in the background.)
         self.warehouse.loads.wait()
-        super()._write_state_message(state)
+        with self._state_lock:
+            self._owed_states.clear()  # every load is committed: this STATE covers them all
+            self._emit_state(state)
+
+    # -- STATE for each committed load, as soon as it commits ------------------------------------
+    #
+    # The SDK writes STATE only after draining every sink (at the end, or when records have waited
+    # batch_wait_limit_seconds), never after a full batch is loaded alone. So a run that fails after some
+    # batches committed would end without the STATE covering them, and the next run would load them
+    # again (twice, for a stream without key properties). Instead, whenever no sink holds spooled records,
+    # every record read so far is in a load already submitted: the latest STATE is owed once that load
+    # commits, and goes out from the load thread then, before the next load (which may fail) runs.
+
+    def owe_state(self) -> None:
+        """Called on the main thread after a load was submitted or a sink drained."""
+        state = self._latest_state
+        if state is None or any(sink.current_size for sink in self.bulk_sinks):
+            return
+        with self._state_lock:
+            if state == self._last_state_out or (self._owed_states and self._owed_states[-1][1] == state):
+                return
+            self._owed_states.append((self.warehouse.loads.submitted, copy.deepcopy(state)))
+
+    def _load_committed(self, number: int) -> None:
+        """On the load thread, once load `number` and every load before it are committed."""
+        with self._state_lock:
+            ready = [state for owed, state in self._owed_states if owed <= number]
+            if ready:
+                self._owed_states = [(owed, s) for owed, s in self._owed_states if owed > number]
+                self._emit_state(ready[-1])
+
+    def _emit_state(self, state: dict) -> None:
+        if state != self._last_state_out:  # (the same STATE twice in a row says nothing new)
+            super()._write_state_message(state)
+            self._last_state_out = copy.deepcopy(state)
 
     def process_endofpipe(self) -> None:
         fast = getattr(self.message_reader, "fast_records", 0)

@@ -111,6 +111,8 @@ def table_for(
         schema_name, name = fallback, stream
     columns = tuple(columns_from_schema(schema))
     names = {c.name for c in columns}
+    if "" in names:  # (neither database has a column without a name)
+        raise LoadError(f"stream {stream!r}: a property of the stream's schema has an empty name ('')")
     missing = [k for k in keys if k not in names]
     if missing:
         raise LoadError(

@@ -3,15 +3,16 @@
 Each line of a spool (or BATCH) file is read as text by `read_csv` and parsed by `from_json` against a
 structure built from the stream's schema. Unlike `read_json`, which turns every JSON number into a
 double first, `from_json` reads a number straight into DECIMAL, so every digit a tap sent survives.
-A second `from_json` keeps each value's JSON text, to check types set-wise: a value whose JSON type is
-not its column's (`"5"` for an integer, `1` for a boolean, `123` for a string) fails the batch naming
-stream, key, property and value; nothing is coerced.
+One multi-path `json_extract` gives each checked value's JSON text, to check types set-wise while
+staging: a value whose JSON type is not its column's (`"5"` for an integer, `1` for a boolean, `123` for
+a string) fails the batch naming stream, key, property and value; nothing is coerced.
 
 Inside a `JSON` value `from_json` reads numbers as doubles. So a line whose JSON columns hold a digit is
 parsed once more with every number turned into a marked string first (a regular expression that steps
 over strings whole), and the marks are taken off the JSON text again: the nested numbers are stored as
-the tap wrote them. The rare line this cannot serve (a key repeated at the top level, where JSON's last
-value must win, or a line that already holds the mark) is decoded in Python and staged again.
+the tap wrote them. The rare line this cannot serve (a key repeated at the top level or inside a JSON
+column, where JSON's last value must win, or a line that already holds the mark) is decoded in Python and
+staged again, set-wise from a file.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import contextlib
 import decimal
 import json
 import re
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -28,7 +30,7 @@ import duckdb
 import msgspec
 
 from loaderkit import Batch, Column, Kind, LoadError, Table, Warehouse, describe_key
-from loaderkit.errors import short
+from loaderkit.errors import CommittedLoadError, short
 from loaderkit.warehouse import recorded_in, stream_comment
 
 # JSON-schema `number`: 38 digits, 18 after the point. Every digit a tap sends is kept, up to 20 before and
@@ -251,8 +253,9 @@ class DuckDBWarehouse(Warehouse):
         except duckdb.Error as exc:
             if committed:
                 # COMMIT wrote the batch to DuckDB's write-ahead log; only the checkpoint (copying it into
-                # the database file) failed. DuckDB replays the log when it next opens the file.
-                raise LoadError(
+                # the database file) failed. DuckDB replays the log when it next opens the file: the STATE
+                # covering the batch is owed.
+                raise CommittedLoadError(
                     f"stream {table.stream!r}: loading {batch.what} into {self.qualified(table)}: the "
                     f"{rows} rows are committed (in DuckDB's write-ahead log, replayed when the file is "
                     f"next opened), but writing them into the database file failed: {_first_line(exc)}"
@@ -283,21 +286,66 @@ class DuckDBWarehouse(Warehouse):
 
     # -- staging --------------------------------------------------------------------------------
     #
-    # The stage has one row per line: `v` the typed values, `r` each checked value's JSON text, `x` the
-    # exact JSON text of each JSON column (NULL where `v` holds it already, with no digit in it),
-    # `suspect` a line whose numbers need a digit-by-digit check, `fix` a line Python must stage again.
+    # The stage has one row per line: `v` the typed values, `bad` the first checked column whose value its
+    # type cannot hold (NULL on a good line), `r` the JSON text of each checked value (kept only where a
+    # message or Python's second staging may need it), `x` the exact JSON text of each JSON column (NULL
+    # where `v` holds it already, with no digit in it), `suspect` a line whose numbers need a digit-by-digit
+    # check, `fix` a line Python must stage again.
+    #
+    # Each function of a line parses it once: `from_json` for `v`, one multi-path `json_extract` for `r`
+    # (cheaper than a second `from_json` into a structure of JSON), `json_keys` for the repeated-key test.
 
     @staticmethod
     def _structures(table: Table) -> tuple[str, str, str]:
-        """The `from_json` structures of `v`, `r` and the JSON columns' exact parse."""
+        """The `from_json` structure of `v`, the `json_extract` paths of `r`, and the JSON columns'
+        structure for their exact parse."""
         typed = json.dumps({c.name: TYPES[c.kind].replace("TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ")
                             for c in table.columns})  # fmt: skip
-        raw = json.dumps({c.name: "JSON" for c in table.columns if c.kind in CHECKED} or {"": "JSON"})
+        # JSON Pointers (RFC 6901): any property name, dots, quotes and spaces included, needs only ~ and /
+        # escaped.
+        pointers = [
+            "/" + c.name.replace("~", "~0").replace("/", "~1") for c in table.columns if c.kind in CHECKED
+        ]
+        raw = "[" + ", ".join(map(literal, pointers)) + "]" if pointers else ""
         exact = json.dumps({c.name: "JSON" for c in table.columns if c.kind is Kind.JSON})
         return typed, raw, exact
 
+    def _typed_sql(self, table: Table, line: str) -> tuple[str, str, str]:
+        """`v`, `r` and the repeated-key test of the line `line` (SQL)."""
+        typed, raw, _ = self._structures(table)
+        v = f"from_json({line}, {literal(typed)})"
+        r = f"json_extract({line}, {raw})" if raw else "NULL::VARCHAR[]"
+        # A key repeated at the top level (from_json would keep the first value, JSON's rule is the
+        # last): a line has one only if it has more keys than it has properties of the schema, counted
+        # from `r` (a property sent as null is there) and the JSON columns of `v` (one sent as null is
+        # counted as absent: such a line is merely looked at more closely).
+        json_present = " + ".join(
+            f"({self._field('v', c.name)} IS NOT NULL)::INTEGER" for c in table.columns if c.kind is Kind.JSON
+        )
+        present = f"coalesce(list_count(r), 0){' + ' + json_present if json_present else ''}"
+        repeated = (
+            f"(len(json_keys({line})) > {present} "
+            f"AND len(list_distinct(json_keys({line}))) < len(json_keys({line})))"
+        )
+        return v, r, repeated
+
+    def _bad_sql(self, table: Table) -> str:
+        """SQL naming the first checked column whose value its type cannot hold, NULL for a good row
+        (over a row with `v`, and `r1`, `r2`, .. the elements of `r`)."""
+        checked = [c for c in table.columns if c.kind in CHECKED]
+        whens = " ".join(
+            f"WHEN {self._violation(c, f'r{i + 1}')} THEN {literal(c.name)}" for i, c in enumerate(checked)
+        )
+        return f"CASE {whens} END" if whens else "NULL::VARCHAR"
+
+    @staticmethod
+    def _r_columns(table: Table) -> str:
+        """`r`'s elements as columns r1, r2, .. (each taken out of the list once)."""
+        count = sum(c.kind in CHECKED for c in table.columns)
+        return "".join(f", r[{i + 1}] AS r{i + 1}" for i in range(count))
+
     def _stage_sql(self, table: Table, batch: Batch) -> str:
-        typed, raw, exact = self._structures(table)
+        _, _, exact = self._structures(table)
         json_columns = [c for c in table.columns if c.kind is Kind.JSON]
         paths = "[" + ", ".join(literal(str(f.path)) for f in batch.files) + "]"
         compression = "gzip" if batch.files and batch.files[0].gzip else "none"
@@ -313,12 +361,7 @@ class DuckDBWarehouse(Warehouse):
             f"quote = '', escape = '', auto_detect = false, compression = '{compression}', "
             f"max_line_size = {MAX_LINE_BYTES}, buffer_size = {2 * MAX_LINE_BYTES})"
         )
-        # A key repeated at the top level: only lines with more keys than the schema has properties
-        # are looked at closely (from_json would keep the first value, JSON's rule is the last).
-        repeated = (
-            f"(len(json_keys(line)) > {len(table.columns)} "
-            "AND len(list_distinct(json_keys(line))) < len(json_keys(line)))"
-        )
+        v, r, repeated = self._typed_sql(table, "line")
         if json_columns:
             digits = " OR ".join(f"regexp_matches({self._field('v', c.name)}::VARCHAR, '[0-9]')"
                                  for c in json_columns)  # fmt: skip
@@ -331,7 +374,10 @@ class DuckDBWarehouse(Warehouse):
             exact_sql = (
                 f"CASE WHEN ({digits}) AND NOT {has_mark} THEN from_json({marked}, {literal(exact)}) END"
             )
-            fix = f"CASE WHEN {repeated} OR (({digits}) AND {has_mark}) THEN line END"
+            # A key repeated inside a JSON column (DuckDB's JSON functions read its first value, JSON's
+            # rule is the last): Python stages such lines again, as lines with a key repeated at the top.
+            nested = " OR ".join(_nested_repeat(f"{self._field('v', c.name)}::VARCHAR") for c in json_columns)
+            fix = f"CASE WHEN {repeated} OR {nested} OR (({digits}) AND {has_mark}) THEN line END"
             fields = ", ".join(
                 f"{self.quote(f'j{i}')} := regexp_replace({self._field('e', c.name)}::VARCHAR, "
                 f"{literal(UNMARK)}, '\\1', 'g')"
@@ -341,74 +387,98 @@ class DuckDBWarehouse(Warehouse):
         else:
             exact_sql, fix, x = "NULL", f"CASE WHEN {repeated} THEN line END", "NULL"
         return (
-            f"CREATE OR REPLACE TEMP TABLE {STAGE} AS SELECT v, r, {x} AS x, suspect, fix FROM ("
-            f"SELECT v, r, {exact_sql} AS e, {suspect} AS suspect, {fix} AS fix FROM ("
-            f"SELECT line, from_json(line, {literal(typed)}) AS v, from_json(line, {literal(raw)}) AS r "
-            f"FROM {source}))"
+            f"CREATE OR REPLACE TEMP TABLE {STAGE} AS SELECT v, "
+            f"CASE WHEN bad IS NOT NULL OR fix IS NOT NULL THEN r END AS r, bad, "
+            f"CASE WHEN bad IS NOT NULL THEN line END AS sent, {x} AS x, suspect, fix "
+            f"FROM (SELECT line, v, r, {self._bad_sql(table)} AS bad, {exact_sql} AS e, "
+            f"{suspect} AS suspect, {fix} AS fix FROM (SELECT *{self._r_columns(table)} FROM ("
+            f"SELECT line, {v} AS v, {r} AS r FROM {source})))"
         )
 
     def _restage(self, table: Table) -> None:
         """Stage again, from Python's reading, the rare lines DuckDB's cannot serve exactly: a key
-        repeated at the top level (the last value wins), JSON columns in a line that holds the mark."""
+        repeated at the top level or inside a JSON column (the last value wins), JSON columns in a line
+        that holds the mark. Python's reading of each goes to a file DuckDB reads, set-wise."""
         con = self.con
         fixes = con.execute(f"SELECT rowid, fix FROM {STAGE} WHERE fix IS NOT NULL ORDER BY rowid").fetchall()
         if not fixes:
             return
-        typed, raw, _ = self._structures(table)
         json_columns = [c.name for c in table.columns if c.kind is Kind.JSON]
-        # $1 the line as Python reads it, $2 that line when its numbers need a check, $3.. the JSON texts
-        fields = ", ".join(f"{self.quote(f'j{i}')} := ${i + 3}::VARCHAR" for i in range(len(json_columns)))
-        x = f"struct_pack({fields})" if fields else "NULL"
-        update = (
-            f"UPDATE {STAGE} SET v = from_json($1::VARCHAR, {literal(typed)}), "
-            f"r = from_json($1::VARCHAR, {literal(raw)}), x = {x}, "
-            f"suspect = $2, fix = NULL WHERE rowid = ${len(json_columns) + 3}"
-        )
         suspect = re.compile(SUSPECT_NUMBER)
-        for rowid, line in fixes:
-            try:
-                record = _decoder.decode(line)
-            except msgspec.DecodeError:
-                continue  # not JSON: the typed parse has failed on it already
-            text = _encoder.encode(record).decode()
-            exact = [
-                None if record.get(n) is None else _encoder.encode(record[n]).decode() for n in json_columns
-            ]
-            con.execute(update, [text, text if suspect.search(text) else None, *exact, rowid])
+        # One line per fixed row: its rowid, whether its numbers need a check, the line as Python reads
+        # it, the exact text of each JSON column (empty for none), separated by chr(1), which no JSON
+        # text holds unescaped.
+        with tempfile.NamedTemporaryFile(
+            "w", dir=self.spool_dir, prefix="restage-", suffix=".txt", delete=False, encoding="utf-8"
+        ) as out:
+            path = Path(out.name)
+            for rowid, line in fixes:
+                try:
+                    record = _decoder.decode(line)
+                except msgspec.DecodeError:
+                    continue  # not JSON: the typed parse has failed on it already
+                if not isinstance(record, dict):
+                    continue
+                text = _encoder.encode(record).decode()
+                exact = [
+                    "" if record.get(n) is None else _encoder.encode(record[n]).decode() for n in json_columns
+                ]
+                out.write(
+                    "\x01".join([str(rowid), "1" if suspect.search(text) else "0", text, *exact]) + "\n"
+                )
+        try:
+            v, r, _ = self._typed_sql(table, "line")
+            names = {"row": "BIGINT", "s": "INTEGER", "line": "VARCHAR"} | {
+                f"j{i}": "VARCHAR" for i in range(len(json_columns))
+            }
+            columns = "{" + ", ".join(f"{literal(n)}: {literal(t)}" for n, t in names.items()) + "}"
+            fields = ", ".join(
+                f"{self.quote(f'j{i}')} := {self.quote(f'j{i}')}" for i in range(len(json_columns))
+            )
+            x = f"struct_pack({fields})" if fields else "NULL"
+            source = (
+                f"read_csv({literal(str(path))}, columns = {columns}, header = false, delim = chr(1), "
+                f"quote = '', escape = '', auto_detect = false, max_line_size = {MAX_LINE_BYTES}, "
+                f"buffer_size = {2 * MAX_LINE_BYTES})"
+            )
+            con.execute(
+                f"UPDATE {STAGE} SET v = f.v, r = f.r, x = f.x, suspect = f.suspect FROM (SELECT row, "
+                f"{v} AS v, {r} AS r, {x} AS x, CASE WHEN s = 1 THEN line END AS suspect FROM {source}) AS f "
+                f"WHERE {STAGE}.rowid = f.row"
+            )
+        finally:
+            path.unlink(missing_ok=True)
+        # The restaged values checked again.
+        con.execute(
+            f"UPDATE {STAGE} SET bad = s.bad, fix = NULL FROM (SELECT rowid AS row, "
+            f"{self._bad_sql(table)} AS bad FROM (SELECT rowid, *{self._r_columns(table)} FROM {STAGE} "
+            "WHERE fix IS NOT NULL)) AS s "
+            f"WHERE {STAGE}.rowid = s.row"
+        )
 
     @staticmethod
     def _field(struct: str, name: str) -> str:
         return f"struct_extract({struct}, {literal(name)})"
 
-    def _violation(self, column: Column) -> str | None:
-        """SQL true for a staged row whose value of `column` its type cannot hold: the value's JSON text
-        must be of the column's JSON type (nothing is coerced), and its typed parse must keep it."""
-        if column.kind not in CHECKED:
-            return None
-        raw, typed = f"{self._field('r', column.name)}::VARCHAR", self._field("v", column.name)
+    def _violation(self, column: Column, raw: str) -> str:
+        """SQL true for a staged row whose value of `column` (JSON text `raw`) its type cannot hold: the
+        value must be of the column's JSON type (nothing is coerced), and its typed parse must keep it."""
+        typed = self._field("v", column.name)
         if column.kind is Kind.INTEGER:  # 1.5, "5" or true would become 2, 5 or 1: refused
             bad = f"{typed} IS NULL OR {typed}::VARCHAR <> {raw}"
         elif column.kind is Kind.NUMBER:  # "12.5" is text, not a number
-            bad = f"{typed} IS NULL OR NOT regexp_matches({raw}, '^-?[0-9]')"
+            bad = f"{typed} IS NULL OR NOT (ascii({raw}) BETWEEN 48 AND 57 OR ascii({raw}) = 45)"  # 0-9, -
         elif column.kind is Kind.BOOLEAN:  # "yes" and 1 are not booleans
             bad = f"{raw} NOT IN ('true', 'false')"
         elif column.kind is Kind.STRING:  # 123 or {"a":1} are not strings
             bad = f"NOT starts_with({raw}, '\"')"
         else:  # a string in ISO form, not 'infinity' or 'epoch', which DuckDB would also read
             bad = f"{typed} IS NULL OR NOT regexp_matches({raw}, {literal(ISO_PREFIX[column.kind])})"
-        return f"({raw} IS NOT NULL AND ({bad}))"
-
-    def _key_json(self, table: Table, key: str) -> str:
-        """A key's value as JSON text for an error message: as sent, when the typed parse refused it."""
-        typed = f"to_json({self._field('v', key)})::VARCHAR"
-        if table.column(key).kind in CHECKED:
-            return f"coalesce({typed}, to_json({self._field('r', key)})::VARCHAR)"
-        return typed
+        return f"({raw} IS NOT NULL AND {raw} <> 'null' AND ({bad}))"
 
     def _check(self, table: Table, batch: Batch) -> None:
         """Refuse the batch at its first bad record: a missing key, a value its column cannot hold."""
         con = self.con
-        key_select = ", ".join(self._key_json(table, k) for k in table.keys) or "NULL"
         if table.keys:
             missing = " OR ".join(f"{self._field('v', k)} IS NULL" for k in table.keys)
             row = con.execute(
@@ -420,23 +490,31 @@ class DuckDBWarehouse(Warehouse):
                     f"propert{'y' if len(table.keys) == 1 else 'ies'} {', '.join(map(repr, table.keys))}: "
                     f"{short(row[1])}"
                 )
-        checks = [(c, cond) for c in table.columns if (cond := self._violation(c)) is not None]
-        if checks:
-            which = " ".join(f"WHEN {cond} THEN {literal(c.name)}" for c, cond in checks)
-            bad = con.execute(
-                f"SELECT * FROM (SELECT rowid, CASE {which} END AS bad, {key_select}, to_json(r)::VARCHAR "
-                f"FROM {STAGE}) WHERE bad IS NOT NULL ORDER BY rowid LIMIT 1"
-            ).fetchone()
-            if bad is not None:
-                name = bad[1]
-                column = table.column(name)
-                value = json.loads(bad[-1]).get(name)
-                keys = [json.loads(k) if k is not None else None for k in bad[2 : 2 + len(table.keys)]]
-                raise LoadError(
-                    f"stream {table.stream!r}: record {describe_key(dict(zip(table.keys, keys, strict=False)), table.keys)}: "  # noqa: E501
-                    f"property {name!r} is {short(value)}, which is not a valid {column.kind} "
-                    f"({TYPES[column.kind]})"
-                )
+        checked = [c.name for c in table.columns if c.kind in CHECKED]
+        bad = con.execute(
+            f"SELECT bad, to_json(v)::VARCHAR, r, sent FROM {STAGE} WHERE bad IS NOT NULL "
+            "ORDER BY rowid LIMIT 1"
+        ).fetchone()
+        if bad is not None:
+            name, typed, raw = bad[0], json.loads(bad[1]), bad[2]
+            column = table.column(name)
+            sent = _sent(bad[3])
+            if sent is not None:  # the record as the tap sent it (1e400, not DuckDB's inf)
+                value, where = sent.get(name), describe_key(sent, table.keys)
+            else:
+                value = json.loads(raw[checked.index(name)])
+
+                def key(k: str) -> Any:  # as sent, when the typed parse refused it
+                    if typed.get(k) is None and k in checked and raw[checked.index(k)] is not None:
+                        return json.loads(raw[checked.index(k)])
+                    return typed.get(k)
+
+                where = describe_key({k: key(k) for k in table.keys}, table.keys)
+            raise LoadError(
+                f"stream {table.stream!r}: record {where}: "
+                f"property {name!r} is {short(value)}, which is not a valid {column.kind} "
+                f"({TYPES[column.kind]})"
+            )
         numbers = [c.name for c in table.columns if c.kind is Kind.NUMBER]
         if numbers:
             for (line,) in con.execute(
@@ -497,6 +575,29 @@ class DuckDBWarehouse(Warehouse):
         if self._con is not None:
             self._con.close()
             self._con = None
+
+
+def _sent(line: str | None) -> dict | None:
+    """A staged line as Python reads it (numbers digit for digit, a repeated key's last value)."""
+    if line is None:
+        return None
+    try:
+        record = _decoder.decode(line)
+    except msgspec.DecodeError:
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def _nested_repeat(text: str) -> str:
+    """SQL true for JSON text (as DuckDB writes it: no spaces) that may hold a key twice in one object:
+    it has two keys or more, and more keys than its json_structure, which merges a repeated key into one
+    (and also an array's objects into one: then the line is merely staged again without need)."""
+    keys = "(length({0}) - length(replace({0}, '\":', '')))"
+    structure = f"json_structure({text})::VARCHAR"
+    return (
+        f"(strpos(substr({text}, strpos({text}, '\":') + 2), '\":') > 0 "
+        f"AND {keys.format(text)} > {keys.format(structure)})"
+    )
 
 
 def _widened(column: str, have: Kind | None, kind: Kind) -> str:

@@ -201,6 +201,20 @@ def test_a_key_repeated_in_a_record_keeps_its_last_value(db: Db) -> None:
     ]
 
 
+def test_a_key_repeated_in_a_record_with_fewer_keys_than_properties_keeps_its_last_value(db: Db) -> None:
+    # Two keys in the line, four properties in the schema: the line has fewer keys than the schema has
+    # properties, and still one of them twice.
+    props = {**ID, "name": {"type": ["string", "null"]}, "n": {"type": ["integer", "null"]}, "x": {}}
+    db.load(props, ['{"id":1,"n":1,"n":2}', '{"id":2,"name":"a","name":"b"}'])
+    assert db.query("SELECT id, name, n FROM proof.items ORDER BY id") == [(1, None, 2), (2, "b", None)]
+
+
+def test_a_refused_value_is_named_as_sent(db: Db) -> None:
+    # DuckDB reads 1e400 as inf and 12345678901234567890123 as a double: the message shows what the tap sent.
+    with pytest.raises(LoadError, match=r"record id=1: property 'n' is 1E\+400, which is not a valid number"):
+        db.load({**ID, "n": {"type": ["number", "null"]}}, ['{"id":1,"n":1e400}'])
+
+
 def test_a_repeated_key_whose_last_value_is_bad_is_refused(db: Db) -> None:
     with pytest.raises(LoadError, match="property 'v' is \"x\""):
         db.load({**ID, "v": {"type": "integer"}}, ['{"id":1,"v":1,"v":"x"}'])
