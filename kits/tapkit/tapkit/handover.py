@@ -32,7 +32,9 @@ from pathlib import Path
 BULK_LOADERS = frozenset({"target-duckdb-bulk", "target-postgres-bulk"})
 # Meltano commands that pipe a tap into the next block.
 PIPELINE_COMMANDS = frozenset({"run", "el", "elt"})
-ROWS_PER_FILE = 100_000  # the bulk loaders' batch_size_rows default: one file, one load
+# Rows per BATCH file: at 1,000,000 rows target-duckdb-bulk peaked at 301 MB with files of 100,000, at
+# 216 MB with 25,000 (the same CPU; 10,000 cost 12% more); STATE then follows every 25,000 rows.
+ROWS_PER_FILE = 25_000
 WAIT_FOR_NEXT_BLOCK = 10.0  # seconds; Meltano starts the next block right after the tap (~0.1 s here)
 PROC = Path("/proc")
 
