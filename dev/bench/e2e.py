@@ -223,13 +223,19 @@ def bench_e2e(report: Report, sizes: Sizes, runs: int, tmp: Path, small: bool) -
         f"≥ {stock_goal}x",
         lambda r: r >= stock_goal,
     )
-    if large or pg_to_tap is not None:
+    if large:
         report.ratio_target(
             benchmark,
             "meltano run with target-postgres-bulk ÷ the tap alone",
             pg_to_tap,
-            "≥ 0.8x" if large else "(≥ 0.8x at 1,000,000 rows)",
-            (lambda r: r >= 0.8) if large else (lambda r: True),
+            "≥ 0.8x",
+            lambda r: r >= 0.8,
+        )
+    elif pg_to_tap is not None:  # the target is for 1,000,000 rows: shown, not judged, here
+        report.rows.append(
+            Row(
+                benchmark, "meltano run with target-postgres-bulk ÷ the tap alone", figure=f"{pg_to_tap:.2f}x"
+            )
         )
     for name, seen in peaks.items():
         if not seen:
