@@ -74,8 +74,9 @@ def test_small_bench_completes_and_loses_nothing(tmp_path: Path) -> None:
         assert len(meltano) == 1, detail
         assert meltano[0]["delivered"] != "n/a" or meltano[0]["figure"].startswith("n/a ("), detail
     # Every target is in the table, shown but not judged at this size (the PostgreSQL loader's two
-    # memory targets only where PostgreSQL can be started).
-    assert len(report["targets"]) in (16, 18), detail
+    # memory targets only where PostgreSQL can be started; the end-to-end peak RSS of the DuckDB
+    # pipeline's tap and loader where Meltano's plugins are installed).
+    assert len(report["targets"]) in (16, 17, 18, 19), detail
     decoding = {r["system"] for r in report["rows"] if r["benchmark"].startswith("6. decoding")}
     assert {"before: orjson (doubles)", "after: msgspec (exact decimals, big integers)"} <= decoding, detail
     assert "| benchmark" in result.stdout

@@ -5,6 +5,8 @@ Starts the three sandboxes on the ports the `dev` environment of meltano.yml nam
 `meltano --environment=dev run tap-x target-duckdb-bulk` for each (progress per stream; `dev` named, since
 the project's default is prod), stops the sandboxes and prints the rows per table next to the sandbox's
 truth (`GET <root>/_sandbox/truth`). Exits 1 if any table differs.
+Each tap's catalog is discovered once per version of its code (catalog_cache.py) and handed to Meltano,
+which otherwise runs `--discover` before every run of an editable install.
 Run from the repository root after `make setup`.
 """
 
@@ -19,6 +21,8 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+from catalog_cache import cached_catalog
+
 from api_sandbox.launcher import SandboxProcess, SandboxStartError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -26,6 +30,7 @@ BIN = Path(sys.executable).parent
 WAREHOUSE = REPO / "output" / "warehouse.duckdb"
 LOGS = REPO / "output" / "demo-logs"
 APIS = {"crm": 8301, "projects": 8302, "leads": 8303}
+CATALOGS = REPO / ".meltano" / "catalogs"  # each tap's catalog, by a hash of its code (catalog_cache.py)
 STREAM_START = re.compile(r"Beginning (?:\w+ )?sync of '([^']+)'")
 
 
@@ -59,6 +64,11 @@ def meltano_run(api: str, base_url: str) -> float:
         # The sandboxes' environment, named: the project's default is prod (the real APIs).
         "MELTANO_ENVIRONMENT": "dev",
     }
+    # The catalog of the code as it is, discovered once per change of it: no `--discover` before each run.
+    tap = REPO / ".meltano" / "extractors" / f"tap-{api}" / "venv" / "bin" / f"tap-{api}"
+    catalog = cached_catalog(api, tap, base_url, CATALOGS) if tap.exists() else None
+    if catalog is not None:
+        env[f"TAP_{api.upper()}__CATALOG"] = str(catalog)
     command = [str(BIN / "meltano"), "run", "--full-refresh", f"tap-{api}", "target-duckdb-bulk"]
     log_path = LOGS / f"tap-{api}.log"
     say(f"  $ meltano --environment=dev run tap-{api} target-duckdb-bulk")

@@ -21,6 +21,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.streams import RESTStream
 
+from tapkit import handover
 from tapkit.body import RawSlices
 from tapkit.conform import compile_conformer
 from tapkit.contract import schema_guard
@@ -159,6 +160,15 @@ class PageWriter(RESTStream[int]):
         self._stream_done()
 
     # -- BATCH files ---------------------------------------------------------------------------------
+
+    def get_batch_config(self, config: t.Mapping) -> BatchConfig | None:
+        """The ``batch_config`` setting; without one (and unless ``batch_auto`` is false), BATCH files
+        when ``meltano run`` pipes the tap straight into one of our bulk loaders (handover.py)."""
+        if not config.get("batch_config") and config.get("batch_auto", True):
+            auto = handover.for_this_run()
+            if auto is not None:
+                config = {**config, "batch_config": auto}
+        return super().get_batch_config(config)
 
     def get_batches(
         self, batch_config: BatchConfig, context: Context | None = None

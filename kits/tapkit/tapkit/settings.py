@@ -161,6 +161,17 @@ def kit_settings(default_base_url: str) -> tuple[Setting, ...]:
             title="User agent",
             description="User-Agent header sent with every request. Default: <tap name>/<version>.",
         ),
+        Setting(
+            "batch_auto",
+            th.BooleanType,
+            default=True,
+            title="BATCH files into the bulk loaders",
+            description="When meltano run pipes the tap straight into target-duckdb-bulk or "
+            "target-postgres-bulk and batch_config is not set, records go as JSON Lines BATCH files in a "
+            "private folder of the run (Meltano relays a line per file, not per record; the loader "
+            "removes each file once committed). Every other target, and the tap on its own, gets RECORD "
+            "lines. false: RECORD lines always.",
+        ),
     )
 
 
