@@ -191,7 +191,11 @@ def run_one(
 ) -> subprocess.CompletedProcess[str]:
     """A good record (id=1), a STATE, the record under test (id=7), a STATE: one batch."""
     props = {"id": {"type": "integer"}, "v": prop}
-    messages = [schema(stream, props), raw(stream, '{"id": 1, "v": null}'), state(one=1)]
+    messages: list[dict[str, Any] | str] = [
+        schema(stream, props),
+        raw(stream, '{"id": 1, "v": null}'),
+        state(one=1),
+    ]
     return loader.run([*messages, raw(stream, f'{{"id": 7, "v": {value}}}'), state(one=7)])
 
 
@@ -403,7 +407,11 @@ def test_a_null_part_of_a_composite_key_is_refused_naming_that_part(
 ) -> None:
     loader = make(kind, request, tmp_path)
     props = {"a": {"type": "integer"}, "b": S, "v": S}
-    messages = [schema("cn", props, keys=["a", "b"]), raw("cn", '{"a": 1, "b": null, "v": "x"}'), state(cn=1)]
+    messages: list[dict[str, Any] | str] = [
+        schema("cn", props, keys=["a", "b"]),
+        raw("cn", '{"a": 1, "b": null, "v": "x"}'),
+        state(cn=1),
+    ]
     result = loader.run(messages)
     line = only_error(result, loader)
     assert "stream 'cn'" in line and "key property 'b'" in line, line
