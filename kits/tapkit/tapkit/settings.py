@@ -137,7 +137,8 @@ def kit_settings(default_base_url: str) -> tuple[Setting, ...]:
             description="What a sync does with a property the schema does not declare or a value "
             "of another type (dlt's names): evolve widens the schema and sends a new SCHEMA message "
             "before the record, which goes out whole; freeze fails the stream with one line; "
-            "discard_value drops undeclared properties with a warning.",
+            "discard_value drops undeclared properties with a warning. A null the type does not allow is "
+            "drift too; a key property arriving with another type stops the stream under evolve and freeze.",
         ),
         Setting(
             "schema_sample_records",
