@@ -221,17 +221,7 @@ def test_a_forty_digit_number_is_kept_or_refused_never_rounded(loader: Loader) -
         assert kept(loader, result) == FORTY
 
 
-@pytest.mark.parametrize(
-    "kind",
-    kinds(
-        **xfail_on(
-            "duckdb",
-            "0.100000000000000000000000000001 (30 fractional digits) into a number column is stored as "
-            "0.100000000000000000, exit 0: rounded without a word; DECIMAL(38,18) cannot hold it, so the "
-            "batch should be refused naming the value (as 19 digits are)",
-        )
-    ),
-)
+@pytest.mark.parametrize("kind", KINDS)
 def test_thirty_fractional_digits_are_kept_or_refused_never_rounded(
     kind: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:

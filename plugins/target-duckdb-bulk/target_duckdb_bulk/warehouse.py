@@ -83,10 +83,14 @@ def fits_number(value: Any) -> bool:
     if isinstance(value, bool) or not isinstance(value, int | decimal.Decimal):
         return True  # not a number: the type check reports it
     number = decimal.Decimal(value)
-    if not number.is_finite() or abs(number) >= _MAX_INTEGER:
+    if not number.is_finite() or number.copy_abs() >= _MAX_INTEGER:  # (abs() would round to 28 digits)
         return False
-    exponent = number.normalize().as_tuple().exponent
-    return isinstance(exponent, int) and exponent >= -NUMBER_SCALE
+    # The digits after the point, trailing zeros aside, counted exactly: `normalize()` would first round
+    # to the context's 28 digits, and 0.100000000000000000000000000001 would pass as 0.1.
+    _, digits, exponent = number.as_tuple()
+    assert isinstance(exponent, int)
+    zeros = len(digits) - len("".join(map(str, digits)).rstrip("0"))
+    return exponent + zeros >= -NUMBER_SCALE or not any(digits)
 
 
 class DuckDBWarehouse(Warehouse):
