@@ -233,16 +233,7 @@ def test_thirty_fractional_digits_are_kept_or_refused_never_rounded(
         assert kept(loader, result) == THIRTY
 
 
-@pytest.mark.parametrize(
-    "kind",
-    kinds(
-        **xfail_on(
-            "duckdb",
-            "1e400 into a number column is refused naming the value as 'inf' (a double), not the 1e400 the "
-            "tap sent; the refusal should name 1e400",
-        )
-    ),
-)
+@pytest.mark.parametrize("kind", KINDS)
 def test_1e400_is_kept_or_refused_naming_what_was_sent(
     kind: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:

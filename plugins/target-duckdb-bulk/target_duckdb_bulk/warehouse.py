@@ -434,7 +434,7 @@ class DuckDBWarehouse(Warehouse):
             if bad is not None:
                 name = bad[1]
                 column = table.column(name)
-                value = json.loads(bad[-1]).get(name)
+                value = _as_sent(bad[-1]).get(name)
                 keys = [json.loads(k) if k is not None else None for k in bad[2 : 2 + len(table.keys)]]
                 raise LoadError(
                     f"stream {table.stream!r}: record {describe_key(dict(zip(table.keys, keys, strict=False)), table.keys)}: "  # noqa: E501
@@ -512,6 +512,21 @@ def _widened(column: str, have: Kind | None, kind: Kind) -> str:
     if kind is Kind.JSON:
         return f"{text}::JSON" if have is Kind.NUMBER else f"to_json({column})"
     return f"{column}::{TYPES[kind]}"
+
+
+class _Number:
+    """A JSON number shown as its text: Python's float would show 1e400 as inf."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def _as_sent(text: str) -> Any:
+    """JSON text read for an error message, each number kept as written (1e400, not inf)."""
+    return json.loads(text, parse_float=_Number, parse_int=_Number, parse_constant=_Number)
 
 
 def _first_line(exc: BaseException) -> str:
