@@ -51,11 +51,25 @@ CHECKED = frozenset(
 # A line with a number that might not fit DECIMAL(38,18) exactly: 21+ digits, 19+ after the point, or an
 # exponent. Only such lines (rare) are parsed in Python to check the number columns digit for digit.
 SUSPECT_NUMBER = r"[:\[,]\s*-?(\d{21}|\d*\.\d{19}|\d+(\.\d+)?[eE])"
-# What the JSON text of a date, time or date-time value must start with (a string, not 'infinity').
+# What the JSON text of a date, time or date-time value must start with (a string, not 'infinity'); a
+# date is a date alone (DuckDB would drop a time after it).
 ISO_PREFIX = {
     Kind.TIMESTAMP: r'^"\d{4}-\d{2}-\d{2}',
-    Kind.DATE: r'^"\d{4}-\d{2}-\d{2}',
+    Kind.DATE: r'^"\d{4}-\d{2}-\d{2}"$',
     Kind.TIME: r'^"\d{2}:\d{2}',
+}
+# What it must not hold, as DuckDB would change the value without a word: a non-zero digit beyond the
+# microseconds the column keeps (cut off), in a time an offset other than UTC's (dropped: TIME has no zone).
+_PAST_MICROSECONDS = r"\.[0-9]{6}0*[1-9]"
+ISO_WRONG = {
+    Kind.TIMESTAMP: _PAST_MICROSECONDS,
+    Kind.TIME: _PAST_MICROSECONDS + r"|[+-]([1-9]|0[1-9]|00:?([1-9]|0[1-9]))",
+}
+# Why a date, time or date-time DuckDB could read is still refused, for the error line.
+ISO_RULE = {
+    Kind.TIMESTAMP: "an ISO 8601 date-time, at most 6 fractional digits",
+    Kind.DATE: "an ISO 8601 date alone, YYYY-MM-DD",
+    Kind.TIME: "an ISO 8601 time, at most 6 fractional digits, no offset but UTC's",
 }
 # One match per step through a JSON line: everything up to the next number (strings taken whole, so a
 # digit inside one is never touched), then that number, if any. Each number becomes the string
@@ -400,6 +414,8 @@ class DuckDBWarehouse(Warehouse):
             bad = f"NOT starts_with({raw}, '\"')"
         else:  # a string in ISO form, not 'infinity' or 'epoch', which DuckDB would also read
             bad = f"{typed} IS NULL OR NOT regexp_matches({raw}, {literal(ISO_PREFIX[column.kind])})"
+            if column.kind in ISO_WRONG:
+                bad += f" OR regexp_matches({raw}, {literal(ISO_WRONG[column.kind])})"
         return f"({raw} IS NOT NULL AND ({bad}))"
 
     def _key_json(self, table: Table, key: str) -> str:
@@ -439,7 +455,8 @@ class DuckDBWarehouse(Warehouse):
                 raise LoadError(
                     f"stream {table.stream!r}: record {describe_key(dict(zip(table.keys, keys, strict=False)), table.keys)}: "  # noqa: E501
                     f"property {name!r} is {short(value)}, which is not a valid {column.kind} "
-                    f"({TYPES[column.kind]})"
+                    f"({TYPES[column.kind]}"
+                    + (f": {ISO_RULE[column.kind]})" if column.kind in ISO_RULE else ")")
                 )
         numbers = [c.name for c in table.columns if c.kind is Kind.NUMBER]
         if numbers:
