@@ -337,16 +337,7 @@ def test_names_longer_than_postgresql_keeps_are_refused_there_and_kept_in_duckdb
             assert texts(loader, stream, [prop]) == [("x",)]
 
 
-@pytest.mark.parametrize(
-    "kind",
-    kinds(
-        **xfail_on(
-            "duckdb",
-            "a composite key with b null is refused saying it has no value for key properties 'a', 'b' "
-            "(a has one); should name 'b' alone",
-        )
-    ),
-)
+@pytest.mark.parametrize("kind", KINDS)
 def test_a_null_part_of_a_composite_key_is_refused_naming_that_part(
     kind: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:

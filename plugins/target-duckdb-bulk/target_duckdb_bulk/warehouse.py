@@ -435,9 +435,11 @@ class DuckDBWarehouse(Warehouse):
                 f"SELECT rowid, to_json(v)::VARCHAR FROM {STAGE} WHERE {missing} ORDER BY rowid LIMIT 1"
             ).fetchone()
             if row is not None:
+                values = json.loads(row[1])
+                absent = [k for k in table.keys if values.get(k) is None] or list(table.keys)
                 raise LoadError(
                     f"stream {table.stream!r}: record {row[0] + 1} of {batch.what} has no value for key "
-                    f"propert{'y' if len(table.keys) == 1 else 'ies'} {', '.join(map(repr, table.keys))}: "
+                    f"propert{'y' if len(absent) == 1 else 'ies'} {', '.join(map(repr, absent))}: "
                     f"{short(row[1])}"
                 )
         checks = [(c, cond) for c in table.columns if (cond := self._violation(c)) is not None]
