@@ -245,16 +245,7 @@ def test_1e400_is_kept_or_refused_naming_what_was_sent(
         assert kept(loader, result) == "1" + "0" * 400
 
 
-@pytest.mark.parametrize(
-    "kind",
-    kinds(
-        **xfail_on(
-            "duckdb",
-            "1E+2 into an integer column is refused naming it 100.0 (not what was sent); the README accepts "
-            "'a JSON number without a fraction' and PostgreSQL stores 100: both should store 100",
-        )
-    ),
-)
+@pytest.mark.parametrize("kind", KINDS)
 def test_an_integer_written_with_an_exponent_is_the_integer(
     kind: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
@@ -303,16 +294,7 @@ def test_a_value_its_column_cannot_hold_is_refused_with_one_line(
     refused(loader, run_one(loader, prop, value), shown)
 
 
-@pytest.mark.parametrize(
-    "kind",
-    kinds(
-        **xfail_on(
-            "duckdb",
-            "2024-01-01t00:00:00z (RFC 3339 allows a lower-case t and z) is refused as not a valid "
-            "timestamp; PostgreSQL reads it: it should be 2024-01-01 00:00:00+00",
-        )
-    ),
-)
+@pytest.mark.parametrize("kind", KINDS)
 def test_a_lower_case_t_and_z_read_as_rfc_3339_says(
     kind: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import decimal
+import gzip
 import json
 import re
 from collections.abc import Sequence
@@ -58,6 +59,8 @@ ISO_PREFIX = {
     Kind.DATE: r'^"\d{4}-\d{2}-\d{2}"$',
     Kind.TIME: r'^"\d{2}:\d{2}',
 }
+# A date-time RFC 3339 allows that DuckDB does not read: a lower-case t or z (read as upper case).
+LOWER_CASE_RFC_3339 = r'^"\d{4}-\d{2}-\d{2}(t[0-9:.]+[zZ]?|T[0-9:.]+z)([+-][0-9:]+)?"$'
 # What it must not hold, as DuckDB would change the value without a word: a non-zero digit beyond the
 # microseconds the column keeps (cut off), in a time an offset other than UTC's (dropped: TIME has no zone).
 _PAST_MICROSECONDS = r"\.[0-9]{6}0*[1-9]"
@@ -443,16 +446,25 @@ class DuckDBWarehouse(Warehouse):
                     f"{short(row[1])}"
                 )
         checks = [(c, cond) for c in table.columns if (cond := self._violation(c)) is not None]
-        if checks:
+        repaired: set[str] = set()
+        while checks:
             which = " ".join(f"WHEN {cond} THEN {literal(c.name)}" for c, cond in checks)
             bad = con.execute(
                 f"SELECT * FROM (SELECT rowid, CASE {which} END AS bad, {key_select}, to_json(r)::VARCHAR "
                 f"FROM {STAGE}) WHERE bad IS NOT NULL ORDER BY rowid LIMIT 1"
             ).fetchone()
+            if bad is not None and bad[1] not in repaired and self._repair(batch, table.column(bad[1])):
+                repaired.add(bad[1])  # values the typed parse misread, read again: check the batch again
+                continue
             if bad is not None:
                 name = bad[1]
                 column = table.column(name)
+                # As the tap wrote it (the stage's JSON text has read numbers through a double: 1E+19
+                # would show as 10000000000000000000.0), from the line, else from the stage.
                 value = _as_sent(bad[-1]).get(name)
+                for _, line in _lines(batch, {bad[0]}):
+                    with contextlib.suppress(ValueError, AttributeError):
+                        value = _as_sent(line.decode()).get(name, value)
                 keys = [json.loads(k) if k is not None else None for k in bad[2 : 2 + len(table.keys)]]
                 raise LoadError(
                     f"stream {table.stream!r}: record {describe_key(dict(zip(table.keys, keys, strict=False)), table.keys)}: "  # noqa: E501
@@ -460,6 +472,7 @@ class DuckDBWarehouse(Warehouse):
                     f"({TYPES[column.kind]}"
                     + (f": {ISO_RULE[column.kind]})" if column.kind in ISO_RULE else ")")
                 )
+            break
         numbers = [c.name for c in table.columns if c.kind is Kind.NUMBER]
         if numbers:
             for (line,) in con.execute(
@@ -473,6 +486,47 @@ class DuckDBWarehouse(Warehouse):
                             f"{name!r} is {record[name]}, which {TYPES[Kind.NUMBER]} cannot hold without "
                             "rounding"
                         )
+
+    def _repair(self, batch: Batch, column: Column) -> bool:
+        """Read again, in the rare batch that needs it, values RFC 3339 and JSON allow but DuckDB's typed
+        parse misreads: a date-time with a lower-case t or z (read as NULL), an integer written with an
+        exponent (1E+2, read through a double). Whether any value was repaired."""
+        typed, raw = self._field("v", column.name), f"{self._field('r', column.name)}::VARCHAR"
+        if column.kind is Kind.TIMESTAMP:
+            text = f"upper({self._field('r', column.name)} ->> '$')"
+            row = self.con.execute(
+                f"UPDATE {STAGE} SET v = struct_update(v, {self.quote(column.name)} := {text}::TIMESTAMPTZ) "
+                f"WHERE {typed} IS NULL AND regexp_matches({raw}, {literal(LOWER_CASE_RFC_3339)}) "
+                f"AND TRY_CAST({text} AS TIMESTAMPTZ) IS NOT NULL"
+            ).fetchone()
+            return bool(row and row[0])
+        if column.kind is not Kind.INTEGER:
+            return False
+        rowids = {
+            rowid
+            for (rowid,) in self.con.execute(
+                f"SELECT rowid FROM {STAGE} WHERE json_type({self._field('r', column.name)}) = 'DOUBLE' "
+                f"AND ({typed} IS NULL OR {typed}::VARCHAR <> {raw})"
+            ).fetchall()
+        }
+        exact = []
+        for rowid, line in _lines(batch, rowids):
+            with contextlib.suppress(msgspec.DecodeError, AttributeError):
+                value = _decoder.decode(line).get(column.name)
+                # An integer as PostgreSQL's numeric reads it: no digit after the point once the exponent
+                # is applied (1E+2, 1.5e1; not 100.0 or 1e-1), and within BIGINT.
+                if isinstance(value, decimal.Decimal) and value.is_finite():
+                    exponent = value.as_tuple().exponent
+                    if isinstance(exponent, int) and exponent >= 0 and -(2**63) <= value < 2**63:
+                        exact.append((int(value), str(int(value)), rowid))
+        if exact:
+            name = self.quote(column.name)
+            self.con.executemany(
+                f"UPDATE {STAGE} SET v = struct_update(v, {name} := $1::BIGINT), "
+                f"r = struct_update(r, {name} := $2::JSON) WHERE rowid = $3",
+                exact,
+            )
+        return bool(exact)
 
     def _value(self, table: Table, column: Column) -> str:
         """A staged row's value of `column`: JSON columns from their exact text where it was taken."""
@@ -546,6 +600,19 @@ class _Number:
 def _as_sent(text: str) -> Any:
     """JSON text read for an error message, each number kept as written (1e400, not inf)."""
     return json.loads(text, parse_float=_Number, parse_int=_Number, parse_constant=_Number)
+
+
+def _lines(batch: Batch, wanted: set[int]) -> list[tuple[int, bytes]]:
+    """The batch's lines numbered `wanted` (from 0, across its files in order, as the stage's rowid)."""
+    found: list[tuple[int, bytes]] = []
+    number = 0
+    for file in batch.files if wanted else []:
+        with gzip.open(file.path, "rb") if file.gzip else open(file.path, "rb") as lines:
+            for line in lines:
+                if number in wanted:
+                    found.append((number, line))
+                number += 1
+    return found
 
 
 def _first_line(exc: BaseException) -> str:
