@@ -189,6 +189,20 @@ class DuckDBWarehouse(Warehouse):
             ],
         )
 
+    def is_empty(self, table: Table) -> bool:
+        return self.con.execute(f"SELECT 1 FROM {self.qualified(table)} LIMIT 1").fetchone() is None
+
+    def retype_empty(self, table: Table, columns: list[Column]) -> None:
+        name = self.qualified(table)
+        self._ddl(
+            table,
+            [
+                f"ALTER TABLE {name} ALTER COLUMN {self.quote(c.name)} TYPE {TYPES[c.kind]} "
+                f"USING NULL::{TYPES[c.kind]}"
+                for c in columns
+            ],
+        )
+
     # -- the stream a table is written from (loaderkit.Warehouse.check_owner) --------------------
 
     def table_comment(self, table: Table) -> str | None:
