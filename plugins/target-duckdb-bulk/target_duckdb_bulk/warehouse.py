@@ -83,6 +83,8 @@ UNMARK = r'"\\u0001(-?[0-9][0-9.eE+-]*)"'
 # A DECIMAL's text without the zeros its scale pads it with: 1.500000000000000000 -> 1.5, 2.000 -> 2.
 DECIMAL_TEXT = r"regexp_replace(regexp_replace({}::VARCHAR, '(\.[0-9]*?)0+$', '\1'), '\.$', '')"
 STAGE = "loaderkit_stage"
+# DuckDB memory a batch needs per column of its table, rows aside (the stage's buffers; see _memory_hint).
+MB_PER_COLUMN = 0.36
 DEFAULT_MEMORY_LIMIT = "256MB"
 # The longest record line DuckDB reads (its default is 2 MB); read buffers are twice that.
 MAX_LINE_BYTES = 16 << 20
@@ -295,12 +297,24 @@ class DuckDBWarehouse(Warehouse):
             raise LoadError(
                 f"stream {table.stream!r}: loading {batch.what} into {self.qualified(table)} failed, "
                 f"nothing of it committed: {_first_line(exc)}"
+                + (self._memory_hint(table) if isinstance(exc, duckdb.OutOfMemoryException) else "")
             ) from None
         finally:
             # (After a fatal error, a full disk, DuckDB refuses every statement: the message above says it.)
             with contextlib.suppress(duckdb.Error):
                 con.execute(f"DROP TABLE IF EXISTS {STAGE}")
         return rows
+
+    def _memory_hint(self, table: Table) -> str:
+        """What a batch of this table's width needs of memory_limit: DuckDB gives each column of the
+        stage its own buffers, whatever the rows (measured: one record of 1,599 string columns needs
+        between 512 and 600 MB; 800 columns about 271 MB to stage)."""
+        limit = self.config.get("memory_limit") or DEFAULT_MEMORY_LIMIT
+        needed = 64 + len(table.columns) * MB_PER_COLUMN
+        return (
+            f" (a table of {len(table.columns)} columns needs about {needed:.0f} MB of DuckDB memory for a "
+            f"batch, more with more rows; memory_limit is {limit}: raise it)"
+        )
 
     def _release_memory(self) -> None:
         """Hand what the load used back to the system before the next load, so memory does not grow
