@@ -191,7 +191,11 @@ def run_one(
 ) -> subprocess.CompletedProcess[str]:
     """A good record (id=1), a STATE, the record under test (id=7), a STATE: one batch."""
     props = {"id": {"type": "integer"}, "v": prop}
-    messages = [schema(stream, props), raw(stream, '{"id": 1, "v": null}'), state(one=1)]
+    messages: list[dict[str, Any] | str] = [
+        schema(stream, props),
+        raw(stream, '{"id": 1, "v": null}'),
+        state(one=1),
+    ]
     return loader.run([*messages, raw(stream, f'{{"id": 7, "v": {value}}}'), state(one=7)])
 
 
@@ -325,7 +329,11 @@ def test_a_null_part_of_a_composite_key_is_refused_naming_that_part(
 ) -> None:
     loader = make(kind, request, tmp_path)
     props = {"a": {"type": "integer"}, "b": S, "v": S}
-    messages = [schema("cn", props, keys=["a", "b"]), raw("cn", '{"a": 1, "b": null, "v": "x"}'), state(cn=1)]
+    messages: list[dict[str, Any] | str] = [
+        schema("cn", props, keys=["a", "b"]),
+        raw("cn", '{"a": 1, "b": null, "v": "x"}'),
+        state(cn=1),
+    ]
     result = loader.run(messages)
     line = only_error(result, loader)
     assert "stream 'cn'" in line and "key property 'b'" in line, line
@@ -464,7 +472,7 @@ def test_a_record_of_1600_columns_loads_and_1601_is_refused(
     props = {"id": {"type": "integer"}, **{f"c{i}": S for i in range(1599)}}
     values = {f"c{i}": "v" for i in range(1599)} | {"c0": "first", "c1598": "last"}  # (a row fits a page)
     body = json.dumps({"id": 1, **values})
-    messages = [schema("wide", props), raw("wide", body), state(wide=1)]
+    messages: list[dict[str, Any] | str] = [schema("wide", props), raw("wide", body), state(wide=1)]
     settings: dict[str, Any] = {}
     if kind == "duckdb":
         # DuckDB gives each column of a batch its own buffers: 1,600 columns need about 640 MB, more than
