@@ -530,20 +530,25 @@ class DuckDBWarehouse(Warehouse):
             return bool(row and row[0])
         if column.kind is not Kind.INTEGER:
             return False
-        rowids = {
-            rowid
-            for (rowid,) in self.con.execute(
-                f"SELECT rowid FROM {STAGE} WHERE json_type({self._field('r', column.name)}) = 'DOUBLE' "
+        seen = dict(
+            self.con.execute(
+                f"SELECT rowid, {raw} FROM {STAGE} "
+                f"WHERE json_type({self._field('r', column.name)}) = 'DOUBLE' "
                 f"AND ({typed} IS NULL OR {typed}::VARCHAR <> {raw})"
             ).fetchall()
-        }
+        )
         exact = []
-        for rowid, line in _lines(batch, rowids):
-            with contextlib.suppress(msgspec.DecodeError, AttributeError):
+        for rowid, line in _lines(batch, set(seen)):
+            with contextlib.suppress(msgspec.DecodeError, AttributeError, ValueError):
                 value = _decoder.decode(line).get(column.name)
                 # An integer as PostgreSQL's numeric reads it: no digit after the point once the exponent
                 # is applied (1E+2, 1.5e1; not 100.0 or 1e-1), and within BIGINT.
-                if isinstance(value, decimal.Decimal) and value.is_finite():
+                # (And the line is the stage's row: the same number as its double reading.)
+                if (
+                    isinstance(value, decimal.Decimal)
+                    and value.is_finite()
+                    and float(value) == float(seen[rowid])
+                ):
                     exponent = value.as_tuple().exponent
                     if isinstance(exponent, int) and exponent >= 0 and -(2**63) <= value < 2**63:
                         exact.append((int(value), str(int(value)), rowid))
