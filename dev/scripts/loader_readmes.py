@@ -34,10 +34,10 @@ naming the stream, the record's key, the property and the value. Nothing is coer
 
 | JSON schema | accepts | refused (examples) |
 |:--|:--|:--|
-| `integer` | JSON numbers without a fraction, within `bigint` | `"5"`, `5.0`, `true`, `1e30` |
+| `integer` | JSON numbers without a fraction (`1E+2`: 100), in `bigint` | `"5"`, `5.0`, `true`, `1e30` |
 | `number` | any JSON number, every digit kept (`numeric`) | `"12.5"`, `true` |
 | `boolean` | `true`, `false` | `"yes"`, `1` |
-| `string` | JSON strings | `123`, `{"a": 1}`, `"\\u0000"` (text cannot hold it) |
+| `string` | JSON strings | `123`, `{"a": 1}`, `"\\u0000"`, `"\\ud800"` (text cannot hold them) |
 | `date-time` | ISO 8601 strings; without a zone: UTC | `"now"`, `20240101`, a leap second, `.123456789` |
 | `date` | ISO 8601 dates, `YYYY-MM-DD` | `"today"`, `"2023-02-29"`, a date-time, numbers |
 | `time` | ISO 8601 strings, no offset or UTC's | `"noon"`, `"10:00:00+02:00"`, `.123456789` |
@@ -97,9 +97,10 @@ LOADERS: dict[str, tuple[type, Mapping[Kind, str], str, str, str]] = {
         "Numbers inside `JSON` columns are stored as the text the tap sent "
         "(DuckDB's JSON reader would read them as doubles: each number is read as text instead). The key "
         "properties a table is merged on are recorded in its comment. `memory_limit` bounds DuckDB's "
-        "memory; beyond it DuckDB spills to disk. When the disk fills after a batch was committed (only "
-        "the checkpoint into the file failed), the error says the rows are committed: DuckDB replays its "
-        "write-ahead log when it next opens the file.",
+        "memory; beyond it DuckDB spills to disk, but each column of a batch takes its own buffers: a "
+        "table of 1,600 columns needs about 640 MB, and running out says so. When the disk fills after a "
+        "batch was committed (only the checkpoint into the file failed), the error says the rows are "
+        "committed: DuckDB replays its write-ahead log when it next opens the file.",
     ),
     "target-postgres-bulk": (
         TargetPostgresBulk,
@@ -124,16 +125,18 @@ key, the property and the value, exit 1, nothing of the batch committed. Nothing
 
 | JSON schema | accepts | refuses (examples) |
 |:--|:--|:--|
-| `integer` | a JSON number without a fraction, any size the column holds | `"5"`, `1.5`, `true` |
-| `number` | a JSON number, every digit kept | `"12.5"`, `true` |
+| `integer` | a JSON number without a fraction (`1E+2`: 100), as big as `BIGINT` holds | `"5"`, `1.5`, `5.0` |
+| `number` | a JSON number, every digit kept | `"12.5"`, `true`, `1e400` |
 | `boolean` | `true`, `false` | `"yes"`, `1`, `"true"` |
-| `string` | a JSON string | `123`, `{"a":1}`, `true` |
-| `string`, `format` `date-time` | an ISO 8601 date-time string; one without a zone is UTC | `20240101` |
-| `string`, `format` `date` / `time` | an ISO 8601 date / time string | `20240101`, `"noon"` |
+| `string` | a JSON string | `123`, `{"a":1}`, `true`, `"\\ud800"` (no pair: not text) |
+| `string`, `format` `date-time` | RFC 3339 (`t`, `z` in any case); no zone: UTC | `20240101`, `.123456789` |
+| `string`, `format` `date` | an ISO 8601 date alone, `YYYY-MM-DD` | `20240101`, a date-time |
+| `string`, `format` `time` | an ISO 8601 time, no offset but UTC's | `"noon"`, `"10:00+02:00"`, `.1234567` |
 | `object`, `array`, mixed, none | any JSON value, stored as JSON, its numbers digit for digit | |
 | any, `null` | `null` or a missing property (not for a key property) | |
 
-A key repeated inside one record keeps its last value (as JSON parsers and PostgreSQL's `jsonb` do).
+Date-times and times keep microseconds: a further digit that is not 0 is refused, not cut off. A key
+repeated inside one record keeps its last value (as JSON parsers and PostgreSQL's `jsonb` do).
 """
 
 TEMPLATE = """\
@@ -195,7 +198,8 @@ tap-crm --config tap.json | {name} --config target.json > state.json
   later run refuses to load another stream into it.
 - **Schema changes.** A new property adds a column; integer to number, or anything to string, widens the
   column, every value kept (a number becomes the text it was sent as: `1.5`); any other type change is
-  refused with a clear error, never truncated.
+  refused with a clear error, never truncated, unless the table holds no rows (a SCHEMA with no records
+  made it): then the column takes the new type.
 - **Merges touch only the rows they mean to.** An updated row keeps the values of columns the stream no
   longer sends and of columns a user added; a stream whose key properties changed is refused on a table
   that holds rows merged on other keys, with one line.

@@ -24,6 +24,7 @@ from __future__ import annotations
 import collections
 import decimal
 import enum
+import json
 import sys
 import typing as t
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ import msgspec
 from singer_sdk.singerlib.encoding import GenericSingerReader
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 
-from loaderkit.errors import LoadError
+from loaderkit.errors import LoadError, describe_key
 from loaderkit.schemas import check_schema_message
 
 _decoder = msgspec.json.Decoder(float_hook=decimal.Decimal)
@@ -194,6 +195,9 @@ class BulkReader(GenericSingerReader[bytes]):
         try:
             message = _decoder.decode(line)
         except msgspec.DecodeError as exc:
+            surrogate = _lone_surrogate(line)
+            if surrogate:
+                raise LoadError(f"input line {self.line_number}: {surrogate}") from None
             start = line[:60].decode("utf-8", "replace") if isinstance(line, bytes) else line[:60]
             raise LoadError(f"input line {self.line_number} is not JSON ({exc}): {start!r}") from None
         if not isinstance(message, dict) or "type" not in message:
@@ -292,3 +296,52 @@ def _blocks(source: t.IO[bytes] | t.Iterable[bytes]) -> t.Iterator[list[bytes]]:
         yield lines
     if parts:
         yield [b"".join(parts)]
+
+
+def _visible(value: t.Any) -> t.Any:
+    """`value` with each lone surrogate shown as its escape (\\ud800), so it can be printed."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_visible(k): _visible(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_visible(v) for v in value]
+    return value
+
+
+def _surrogate_at(value: t.Any, where: str) -> str | None:
+    """Where in `value` a string (or object key) holds a lone surrogate, as `where` or `where.k[0]`."""
+    if isinstance(value, str):
+        return where if any("\ud800" <= ch <= "\udfff" for ch in value) else None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        inner = f"{where}[{key}]" if isinstance(key, int) else f"{where}.{key}" if where else key
+        found = _surrogate_at(key, inner) or _surrogate_at(item, inner)
+        if found:
+            return found
+    return None
+
+
+def _lone_surrogate(line: bytes | str) -> str | None:
+    """Why a line msgspec refuses is refused, when it is JSON whose string holds a lone surrogate escape
+    (\\ud800 not followed by a low one: JSON's grammar allows it, but it is no Unicode character, so no
+    UTF-8 text, in DuckDB or PostgreSQL, can hold it). msgspec calls such a line truncated."""
+    try:
+        message = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(message, dict):
+        return None
+    record = message.get("record")
+    where = _surrogate_at(record, "") if isinstance(record, dict) else None
+    if where is None:
+        where = _surrogate_at(message, "")
+        return (
+            f"{_visible(where)!r} holds a lone surrogate escape, which is not Unicode text" if where else None
+        )
+    stream = _visible(message.get("stream"))
+    return (
+        f"stream {stream!r}: record {describe_key(_visible(record), ())}: property {_visible(where)!r} "
+        "holds a lone surrogate escape (\\ud800 to \\udfff without its pair), which is not Unicode text: "
+        "no text column can hold it"
+    )

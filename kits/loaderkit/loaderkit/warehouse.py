@@ -240,8 +240,26 @@ class Warehouse(abc.ABC):
             self.create_table(table)
         else:
             add, widen, refused = changes(existing, table.columns, self.widenings)
+            retyped: list[Column] = []
+            if refused and self.is_empty(table):
+                # No value to lose (a SCHEMA with no records made the table): the columns take the new
+                # schema's types.
+                retyped = [c for c in table.columns if c.name in existing and existing[c.name] != c.kind]
+                retyped = [c for c in retyped if c not in widen and existing[c.name] is not None]
+                refused = []
             if refused:
                 raise LoadError(f"stream {table.stream!r}: table {self.qualified(table)}: {refused[0]}")
+            for column in retyped:
+                self.logger.info(
+                    "stream %r: table %s holds no rows: column %r changes from %s to %s",
+                    table.stream,
+                    self.qualified(table),
+                    column.name,
+                    existing[column.name],
+                    column.kind,
+                )
+            if retyped:
+                self.retype_empty(table, retyped)
             for column in add:
                 self.logger.info("stream %r: adding column %r (%s)", table.stream, column.name, column.kind)
             for column in widen:
@@ -274,6 +292,15 @@ class Warehouse(abc.ABC):
 
     @abc.abstractmethod
     def alter_table(self, table: Table, add: list[Column], widen: list[Column]) -> None: ...
+
+    def is_empty(self, table: Table) -> bool:
+        """Whether the table holds no rows, asked of the database (False, the default, keeps refusing a
+        type change that would lose values)."""
+        return False
+
+    def retype_empty(self, table: Table, columns: list[Column]) -> None:
+        """Give an empty table's `columns` their kinds' types (only called when `is_empty` said so)."""
+        raise NotImplementedError
 
     @abc.abstractmethod
     def load(self, table: Table, batch: Batch) -> int:

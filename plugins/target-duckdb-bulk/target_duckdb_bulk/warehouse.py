@@ -53,11 +53,27 @@ CHECKED = frozenset(
 # A line with a number that might not fit DECIMAL(38,18) exactly: 21+ digits, 19+ after the point, or an
 # exponent. Only such lines (rare) are parsed in Python to check the number columns digit for digit.
 SUSPECT_NUMBER = r"[:\[,]\s*-?(\d{21}|\d*\.\d{19}|\d+(\.\d+)?[eE])"
-# What the JSON text of a date, time or date-time value must start with (a string, not 'infinity').
+# What the JSON text of a date, time or date-time value must start with (a string, not 'infinity'); a
+# date is a date alone (DuckDB would drop a time after it).
 ISO_PREFIX = {
     Kind.TIMESTAMP: r'^"\d{4}-\d{2}-\d{2}',
-    Kind.DATE: r'^"\d{4}-\d{2}-\d{2}',
+    Kind.DATE: r'^"\d{4}-\d{2}-\d{2}"$',
     Kind.TIME: r'^"\d{2}:\d{2}',
+}
+# A date-time RFC 3339 allows that DuckDB does not read: a lower-case t or z (read as upper case).
+LOWER_CASE_RFC_3339 = r'^"\d{4}-\d{2}-\d{2}(t[0-9:.]+[zZ]?|T[0-9:.]+z)([+-][0-9:]+)?"$'
+# What it must not hold, as DuckDB would change the value without a word: a non-zero digit beyond the
+# microseconds the column keeps (cut off), in a time an offset other than UTC's (dropped: TIME has no zone).
+_PAST_MICROSECONDS = r"\.[0-9]{6}0*[1-9]"
+ISO_WRONG = {
+    Kind.TIMESTAMP: _PAST_MICROSECONDS,
+    Kind.TIME: _PAST_MICROSECONDS + r"|[+-]([1-9]|0[1-9]|00:?([1-9]|0[1-9]))",
+}
+# Why a date, time or date-time DuckDB could read is still refused, for the error line.
+ISO_RULE = {
+    Kind.TIMESTAMP: "an ISO 8601 date-time, at most 6 fractional digits",
+    Kind.DATE: "an ISO 8601 date alone, YYYY-MM-DD",
+    Kind.TIME: "an ISO 8601 time, at most 6 fractional digits, no offset but UTC's",
 }
 # One match per step through a JSON line: everything up to the next number (strings taken whole, so a
 # digit inside one is never touched), then that number, if any. Each number becomes the string
@@ -68,6 +84,8 @@ UNMARK = r'"\\u0001(-?[0-9][0-9.eE+-]*)"'
 # A DECIMAL's text without the zeros its scale pads it with: 1.500000000000000000 -> 1.5, 2.000 -> 2.
 DECIMAL_TEXT = r"regexp_replace(regexp_replace({}::VARCHAR, '(\.[0-9]*?)0+$', '\1'), '\.$', '')"
 STAGE = "loaderkit_stage"
+# DuckDB memory a batch needs per column of its table, rows aside (the stage's buffers; see _memory_hint).
+MB_PER_COLUMN = 0.36
 DEFAULT_MEMORY_LIMIT = "256MB"
 # The longest record line DuckDB reads (its default is 2 MB); read buffers are twice that.
 MAX_LINE_BYTES = 16 << 20
@@ -85,10 +103,14 @@ def fits_number(value: Any) -> bool:
     if isinstance(value, bool) or not isinstance(value, int | decimal.Decimal):
         return True  # not a number: the type check reports it
     number = decimal.Decimal(value)
-    if not number.is_finite() or abs(number) >= _MAX_INTEGER:
+    if not number.is_finite() or number.copy_abs() >= _MAX_INTEGER:  # (abs() would round to 28 digits)
         return False
-    exponent = number.normalize().as_tuple().exponent
-    return isinstance(exponent, int) and exponent >= -NUMBER_SCALE
+    # The digits after the point, trailing zeros aside, counted exactly: `normalize()` would first round
+    # to the context's 28 digits, and 0.100000000000000000000000000001 would pass as 0.1.
+    _, digits, exponent = number.as_tuple()
+    assert isinstance(exponent, int)
+    zeros = len(digits) - len("".join(map(str, digits)).rstrip("0"))
+    return exponent + zeros >= -NUMBER_SCALE or not any(digits)
 
 
 class DuckDBWarehouse(Warehouse):
@@ -167,6 +189,20 @@ class DuckDBWarehouse(Warehouse):
                 f"ALTER TABLE {name} ALTER COLUMN {self.quote(c.name)} TYPE {TYPES[c.kind]} "
                 f"USING {_widened(self.quote(c.name), existing.get(c.name), c.kind)}"
                 for c in widen
+            ],
+        )
+
+    def is_empty(self, table: Table) -> bool:
+        return self.con.execute(f"SELECT 1 FROM {self.qualified(table)} LIMIT 1").fetchone() is None
+
+    def retype_empty(self, table: Table, columns: list[Column]) -> None:
+        name = self.qualified(table)
+        self._ddl(
+            table,
+            [
+                f"ALTER TABLE {name} ALTER COLUMN {self.quote(c.name)} TYPE {TYPES[c.kind]} "
+                f"USING NULL::{TYPES[c.kind]}"
+                for c in columns
             ],
         )
 
@@ -263,12 +299,24 @@ class DuckDBWarehouse(Warehouse):
             raise LoadError(
                 f"stream {table.stream!r}: loading {batch.what} into {self.qualified(table)} failed, "
                 f"nothing of it committed: {_first_line(exc)}"
+                + (self._memory_hint(table) if isinstance(exc, duckdb.OutOfMemoryException) else "")
             ) from None
         finally:
             # (After a fatal error, a full disk, DuckDB refuses every statement: the message above says it.)
             with contextlib.suppress(duckdb.Error):
                 con.execute(f"DROP TABLE IF EXISTS {STAGE}")
         return rows
+
+    def _memory_hint(self, table: Table) -> str:
+        """What a batch of this table's width needs of memory_limit: DuckDB gives each column of the
+        stage its own buffers, whatever the rows (measured: one record of 1,599 string columns needs
+        between 512 and 600 MB; 800 columns about 271 MB to stage)."""
+        limit = self.config.get("memory_limit") or DEFAULT_MEMORY_LIMIT
+        needed = 64 + len(table.columns) * MB_PER_COLUMN
+        return (
+            f" (a table of {len(table.columns)} columns needs about {needed:.0f} MB of DuckDB memory for a "
+            f"batch, more with more rows; memory_limit is {limit}: raise it)"
+        )
 
     def _release_memory(self) -> None:
         """Hand what the load used back to the system before the next load, so memory does not grow
@@ -474,6 +522,8 @@ class DuckDBWarehouse(Warehouse):
             bad = f"NOT starts_with({raw}, '\"')"
         else:  # a string in ISO form, not 'infinity' or 'epoch', which DuckDB would also read
             bad = f"{typed} IS NULL OR NOT regexp_matches({raw}, {literal(ISO_PREFIX[column.kind])})"
+            if column.kind in ISO_WRONG:
+                bad += f" OR regexp_matches({raw}, {literal(ISO_WRONG[column.kind])})"
         return f"({raw} IS NOT NULL AND {raw} <> 'null' AND ({bad}))"
 
     def _check(self, table: Table, batch: Batch) -> None:
@@ -485,35 +535,46 @@ class DuckDBWarehouse(Warehouse):
                 f"SELECT rowid, to_json(v)::VARCHAR FROM {STAGE} WHERE {missing} ORDER BY rowid LIMIT 1"
             ).fetchone()
             if row is not None:
+                values = json.loads(row[1])
+                absent = [k for k in table.keys if values.get(k) is None] or list(table.keys)
                 raise LoadError(
                     f"stream {table.stream!r}: record {row[0] + 1} of {batch.what} has no value for key "
-                    f"propert{'y' if len(table.keys) == 1 else 'ies'} {', '.join(map(repr, table.keys))}: "
+                    f"propert{'y' if len(absent) == 1 else 'ies'} {', '.join(map(repr, absent))}: "
                     f"{short(row[1])}"
                 )
         checked = [c.name for c in table.columns if c.kind in CHECKED]
-        bad = con.execute(
-            f"SELECT bad, to_json(v)::VARCHAR, r, sent FROM {STAGE} WHERE bad IS NOT NULL "
-            "ORDER BY rowid LIMIT 1"
-        ).fetchone()
-        if bad is not None:
+        repaired: set[str] = set()
+        while True:
+            bad = con.execute(
+                f"SELECT bad, to_json(v)::VARCHAR, r, sent FROM {STAGE} WHERE bad IS NOT NULL "
+                "ORDER BY rowid LIMIT 1"
+            ).fetchone()
+            if bad is None:
+                break
             name, typed, raw = bad[0], json.loads(bad[1]), bad[2]
             column = table.column(name)
+            if name not in repaired and self._repair(table, column):
+                repaired.add(name)  # values the typed parse misread, read again: check the batch again
+                continue
             sent = _sent(bad[3])
-            if sent is not None:  # the record as the tap sent it (1e400, not DuckDB's inf)
+            if sent is not None:  # the record as the tap sent it
                 value, where = sent.get(name), describe_key(sent, table.keys)
+                with contextlib.suppress(ValueError):  # each number as written: 1e400, not 1E+400
+                    value = _as_sent(bad[3]).get(name, value)
             else:
                 value = json.loads(raw[checked.index(name)])
 
-                def key(k: str) -> Any:  # as sent, when the typed parse refused it
-                    if typed.get(k) is None and k in checked and raw[checked.index(k)] is not None:
-                        return json.loads(raw[checked.index(k)])
-                    return typed.get(k)
-
-                where = describe_key({k: key(k) for k in table.keys}, table.keys)
+                keys = {  # as sent, where the typed parse refused it
+                    k: json.loads(raw[checked.index(k)])
+                    if typed.get(k) is None and k in checked and raw[checked.index(k)] is not None
+                    else typed.get(k)
+                    for k in table.keys
+                }
+                where = describe_key(keys, table.keys)
             raise LoadError(
                 f"stream {table.stream!r}: record {where}: "
                 f"property {name!r} is {short(value)}, which is not a valid {column.kind} "
-                f"({TYPES[column.kind]})"
+                f"({TYPES[column.kind]}" + (f": {ISO_RULE[column.kind]})" if column.kind in ISO_RULE else ")")
             )
         numbers = [c.name for c in table.columns if c.kind is Kind.NUMBER]
         if numbers:
@@ -528,6 +589,54 @@ class DuckDBWarehouse(Warehouse):
                             f"{name!r} is {record[name]}, which {TYPES[Kind.NUMBER]} cannot hold without "
                             "rounding"
                         )
+
+    def _repair(self, table: Table, column: Column) -> bool:
+        """Read again, in the rare batch that needs it, values RFC 3339 and JSON allow but DuckDB's typed
+        parse misreads: a date-time with a lower-case t or z (read as NULL), an integer written with an
+        exponent (1E+2, read through a double); then check those rows again. Whether any was repaired."""
+        checked = [c.name for c in table.columns if c.kind in CHECKED]
+        i = checked.index(column.name) + 1  # its place in `r` (1-based)
+        typed, raw, mine = self._field("v", column.name), f"r[{i}]::VARCHAR", f"bad = {literal(column.name)}"
+        name = self.quote(column.name)
+        if column.kind is Kind.TIMESTAMP:
+            text = f"upper(r[{i}] ->> '$')"
+            row = self.con.execute(
+                f"UPDATE {STAGE} SET v = struct_update(v, {name} := {text}::TIMESTAMPTZ) "
+                f"WHERE {mine} AND {typed} IS NULL AND regexp_matches({raw}, {literal(LOWER_CASE_RFC_3339)}) "
+                f"AND TRY_CAST({text} AS TIMESTAMPTZ) IS NOT NULL"
+            ).fetchone()
+            repaired = bool(row and row[0])
+        elif column.kind is Kind.INTEGER:
+            exact = []
+            for rowid, text, line in self.con.execute(
+                f"SELECT rowid, {raw}, sent FROM {STAGE} WHERE {mine} AND json_type(r[{i}]) = 'DOUBLE'"
+            ).fetchall():
+                record = _sent(line)
+                value = record.get(column.name) if record is not None else None
+                # An integer as PostgreSQL's numeric reads it: no digit after the point once the exponent
+                # is applied (1E+2, 1.5e1; not 100.0 or 1e-1), and within BIGINT; and the line's number is
+                # the stage's (the same double).
+                if isinstance(value, decimal.Decimal) and value.is_finite() and float(value) == float(text):
+                    exponent = value.as_tuple().exponent
+                    if isinstance(exponent, int) and exponent >= 0 and -(2**63) <= value < 2**63:
+                        exact.append((int(value), str(int(value)), rowid))
+            if exact:
+                self.con.executemany(
+                    f"UPDATE {STAGE} SET v = struct_update(v, {name} := $1::BIGINT), "
+                    f"r = list_concat(list_slice(r, 1, {i - 1}), [$2::JSON], list_slice(r, {i + 1}, len(r))) "
+                    "WHERE rowid = $3",
+                    exact,
+                )
+            repaired = bool(exact)
+        else:
+            return False
+        if repaired:
+            self.con.execute(
+                f"UPDATE {STAGE} SET bad = s.bad FROM (SELECT rowid AS row, {self._bad_sql(table)} AS bad "
+                f"FROM (SELECT rowid, *{self._r_columns(table)} FROM {STAGE} WHERE bad IS NOT NULL)) AS s "
+                f"WHERE {STAGE}.rowid = s.row"
+            )
+        return repaired
 
     def _value(self, table: Table, column: Column) -> str:
         """A staged row's value of `column`: JSON columns from their exact text where it was taken."""
@@ -546,9 +655,10 @@ class DuckDBWarehouse(Warehouse):
         # The batch's last record of each key, in the columns the stream sends.
         columns = ", ".join(f"{self._value(table, c)} AS {self.quote(c.name)}" for c in table.columns)
         keys = ", ".join(self._field("v", k) for k in table.keys)
+        # (Found by the keys alone, then the rows taken whole: a window over the whole row materialized
+        # every column, and a record of 1,599 columns needed over 1 GB of memory for it.)
         latest = (
-            f"SELECT {columns} FROM {STAGE} "
-            f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY rowid DESC) = 1"
+            f"SELECT {columns} FROM {STAGE} WHERE rowid IN (SELECT max(rowid) FROM {STAGE} GROUP BY {keys})"
         )
         # (The stage's columns named in full: the table may have a column named v.)
         probe = " AND ".join(f"t.{self.quote(k)} = {self._field(f'{STAGE}.v', k)}" for k in table.keys)
@@ -609,6 +719,21 @@ def _widened(column: str, have: Kind | None, kind: Kind) -> str:
     if kind is Kind.JSON:
         return f"{text}::JSON" if have is Kind.NUMBER else f"to_json({column})"
     return f"{column}::{TYPES[kind]}"
+
+
+class _Number:
+    """A JSON number shown as its text: Python's float would show 1e400 as inf."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def _as_sent(text: str) -> Any:
+    """JSON text read for an error message, each number kept as written (1e400, not inf)."""
+    return json.loads(text, parse_float=_Number, parse_int=_Number, parse_constant=_Number)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -211,7 +211,7 @@ def test_a_key_repeated_in_a_record_with_fewer_keys_than_properties_keeps_its_la
 
 def test_a_refused_value_is_named_as_sent(db: Db) -> None:
     # DuckDB reads 1e400 as inf and 12345678901234567890123 as a double: the message shows what the tap sent.
-    with pytest.raises(LoadError, match=r"record id=1: property 'n' is 1E\+400, which is not a valid number"):
+    with pytest.raises(LoadError, match=r"record id=1: property 'n' is 1e400, which is not a valid number"):
         db.load({**ID, "n": {"type": ["number", "null"]}}, ['{"id":1,"n":1e400}'])
 
 

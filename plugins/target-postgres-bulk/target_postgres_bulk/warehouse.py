@@ -314,6 +314,19 @@ class PostgresWarehouse(Warehouse):
         if statements:
             self._run(table, f"changing table {self.qualified(table)}", statements)
 
+    def is_empty(self, table: Table) -> bool:
+        query = sql.SQL("SELECT NOT EXISTS (SELECT 1 FROM {})").format(self._table(table))
+        return bool(self._run(table, "reading whether the table holds rows", [query])[0][0])
+
+    def retype_empty(self, table: Table, columns: list[Column]) -> None:
+        statements = [
+            sql.SQL("ALTER TABLE {} ALTER COLUMN {} TYPE {} USING NULL").format(
+                self._table(table), sql.Identifier(c.name), sql.SQL(TYPES[c.kind])
+            )
+            for c in columns
+        ]
+        self._run(table, f"changing table {self.qualified(table)}", statements)
+
     def prepare(self, table: Table) -> None:
         super().prepare(table)
         marker = (table.schema, table.name, table.keys)
