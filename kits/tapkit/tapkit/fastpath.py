@@ -21,7 +21,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.streams import RESTStream
 
-from tapkit import handover
+from tapkit import collector, handover
 from tapkit.body import RawSlices
 from tapkit.conform import compile_conformer
 from tapkit.contract import schema_guard
@@ -142,6 +142,12 @@ class PageWriter(RESTStream[int]):
     def _sync_records(
         self, context: Context | None = None, *, write_messages: bool = True
     ) -> t.Generator[dict, t.Any, t.Any]:
+        with collector.during_sync():
+            yield from self._records_synced(context, write_messages=write_messages)
+
+    def _records_synced(
+        self, context: Context | None, *, write_messages: bool
+    ) -> t.Generator[dict, t.Any, t.Any]:
         if not (write_messages and self.selected and self.fast_path_applies()):
             yield from super()._sync_records(context, write_messages=write_messages)
             return
@@ -183,14 +189,20 @@ class PageWriter(RESTStream[int]):
         """
         self._batching = True
         try:
-            if batch_config.encoding.format != "jsonl" or not self.fast_path_applies():
-                batcher = Batcher(tap_name=self.tap_name, stream_name=self.name, batch_config=batch_config)
-                for manifest in batcher.get_batches(records=self._records_as_written(context)):
-                    yield batch_config.encoding, manifest
-                return
-            yield from self._jsonl_batches(batch_config, context)
+            with collector.during_sync():
+                yield from self._batches(batch_config, context)
         finally:
             self._batching = False
+
+    def _batches(
+        self, batch_config: BatchConfig, context: Context | None
+    ) -> t.Iterator[tuple[BaseBatchFileEncoding, list[str]]]:
+        if batch_config.encoding.format != "jsonl" or not self.fast_path_applies():
+            batcher = Batcher(tap_name=self.tap_name, stream_name=self.name, batch_config=batch_config)
+            for manifest in batcher.get_batches(records=self._records_as_written(context)):
+                yield batch_config.encoding, manifest
+            return
+        yield from self._jsonl_batches(batch_config, context)
 
     def _records_as_written(self, context: Context | None) -> t.Iterator[dict]:
         """The records for the SDK's batcher as a RECORD message would hold them: singer-sdk's own
