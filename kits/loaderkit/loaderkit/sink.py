@@ -142,10 +142,17 @@ class BulkSink(BatchSink):
         return rows
 
     def clean_up(self) -> None:
-        # A stream that sent a SCHEMA but no records still gets its (empty) table, as with stock loaders.
-        if not self.submitted_any:
+        # A stream that sent a SCHEMA but no records still gets its (empty) table, as with stock loaders;
+        # not from a SCHEMA that a later one of the stream replaced before any record came (a tap writing
+        # BATCH files widens its schema before the file that holds the records): the later sink makes it.
+        if not self.submitted_any and not self._replaced():
             self._submit(lambda: self.warehouse.prepare(self.table))
         super().clean_up()
+
+    def _replaced(self) -> bool:
+        sinks = self.bulk_target.bulk_sinks
+        later = sinks[sinks.index(self) + 1 :] if self in sinks else []
+        return any(other.stream_name == self.stream_name for other in later)
 
     # -- BATCH messages -------------------------------------------------------------------------
 

@@ -219,7 +219,18 @@ class PageWriter(RESTStream[int]):
         suffix = ".json.gz" if encoding.compression == "gzip" else ".json"
         name = f"{storage.prefix or ''}{self.tap_name}--{self.name}-{uuid.uuid4()}"
         with self.get_record_counter() as record_counter, BatchFiles(name, suffix, batch_config) as files:
-            for lines, resume in self.rendered_pages(context):
+            pages = self.rendered_pages(context)
+            while True:
+                try:
+                    lines, resume = next(pages)
+                except StopIteration:
+                    break
+                except BaseException:
+                    # The sync fails (the API, a signal): the pages already in the open file go out with
+                    # the STATE after them, so the rerun resumes after them, as with RECORD messages.
+                    if files.rows:
+                        yield encoding, [files.hand_over()]
+                    raise
                 if lines:
                     files.write(lines)
                     record_counter.increment(len(lines))
