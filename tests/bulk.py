@@ -67,12 +67,15 @@ class Loader:
         pipe = subprocess.PIPE
         return subprocess.Popen(self.command(**settings), stdin=pipe, stdout=pipe, stderr=pipe, text=True)
 
-    def query(self, sql: str) -> list[tuple[Any, ...]]:
+    def query(self, sql: str, utc: bool = False) -> list[tuple[Any, ...]]:
+        """Rows of `sql`; with `utc`, date-times shown in UTC whatever the session's zone."""
         if self.kind == "duckdb":
             import duckdb
 
             con = duckdb.connect(str(self.db_path), read_only=True)
             try:
+                if utc:
+                    con.execute("SET TimeZone = 'UTC'")
                 return con.execute(sql).fetchall()
             finally:
                 con.close()
@@ -81,6 +84,8 @@ class Loader:
         pg = psycopg2.connect(self.dsn)
         try:
             with pg.cursor() as cur:
+                if utc:
+                    cur.execute("SET TimeZone TO 'UTC'")
                 cur.execute(sql)
                 return cur.fetchall()
         finally:

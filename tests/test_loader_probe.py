@@ -59,25 +59,7 @@ def raw(stream: str, body: str) -> str:
 
 def read(loader: Loader, sql: str) -> list[tuple[Any, ...]]:
     """Rows of `sql`, date-times shown in UTC."""
-    if loader.kind == "duckdb":
-        import duckdb
-
-        con = duckdb.connect(str(loader.db_path), read_only=True)
-        try:
-            con.execute("SET TimeZone = 'UTC'")
-            return con.execute(sql).fetchall()
-        finally:
-            con.close()
-    import psycopg2
-
-    pg = psycopg2.connect(loader.dsn)
-    try:
-        with pg.cursor() as cur:
-            cur.execute("SET TimeZone TO 'UTC'")
-            cur.execute(sql)
-            return cur.fetchall()
-    finally:
-        pg.close()
+    return loader.query(sql, utc=True)
 
 
 def texts(loader: Loader, table: str, columns: list[str], order: str = '"id"') -> list[tuple[Any, ...]]:

@@ -76,16 +76,7 @@ def test_a_full_disk_says_truly_what_is_in_the_table(
     found = re.search(r"(\d+) records \(id=(\d+) \.\. id=(\d+)\)", line)
     assert found, line
     first, last = int(found[2]), int(found[3])
-    # Read the file (and its write-ahead log) where there is room, as the next run would.
-    copy = tmp_path / "after"
-    copy.mkdir()
-    for path in small_disk.iterdir():
-        shutil.copy(path, copy / path.name)
-    con = duckdb.connect(str(copy / "warehouse.duckdb"))
-    try:
-        ids = {r[0] for r in con.execute('SELECT id FROM "proof"."items"').fetchall()}
-    finally:
-        con.close()
+    ids = _ids_after_the_disk_filled(small_disk, tmp_path)
     batch = set(range(first, last + 1))
     if "nothing of it committed" in line:
         assert not ids & batch, f"the message says nothing committed, yet the table holds them: {line}"
@@ -110,15 +101,7 @@ def test_a_full_disk_leaves_out_no_state_of_a_committed_batch(
     result = loader.run(messages, batch_size_rows=2_000)
     line = only_error(result, loader)
     assert "No space left on device" in line, line
-    copy = tmp_path / "after"
-    copy.mkdir()
-    for path in small_disk.iterdir():
-        shutil.copy(path, copy / path.name)
-    con = duckdb.connect(str(copy / "warehouse.duckdb"))
-    try:
-        ids = {r[0] for r in con.execute('SELECT id FROM "proof"."items"').fetchall()}
-    finally:
-        con.close()
+    ids = _ids_after_the_disk_filled(small_disk, tmp_path)
     assert len(ids) >= 2_000, f"no batch committed before the disk filled: {line}"
     states = [json.loads(s)["bookmarks"]["items"]["id"] for s in result.stdout.splitlines()]
     assert states, f"{len(ids)} rows committed, no STATE: {output(result)}"
@@ -181,3 +164,17 @@ def test_a_date_time_without_a_zone_is_utc_whatever_the_machines_zone(
     result = loader.run([schema("items", props), record("items", id=1, seen="2024-01-01T00:00:00")])
     assert result.returncode == 0, output(result)
     assert loader.rows("items", "epoch(seen)") == [(1704067200.0,)]
+
+
+def _ids_after_the_disk_filled(small_disk: Path, tmp_path: Path) -> set[int]:
+    """The ids in the table, read from a copy of the file (and its write-ahead log) where there is room,
+    as the next run would read them."""
+    copy = tmp_path / "after"
+    copy.mkdir()
+    for path in small_disk.iterdir():
+        shutil.copy(path, copy / path.name)
+    con = duckdb.connect(str(copy / "warehouse.duckdb"))
+    try:
+        return {r[0] for r in con.execute('SELECT id FROM "proof"."items"').fetchall()}
+    finally:
+        con.close()
