@@ -98,15 +98,17 @@ class PageWriter(RESTStream[int]):
         # out as the bytes they came in. Without that check (discard_value), or with a property to drop,
         # or a schema whose anyOf the check does not read, every record is conformed and encoded.
         slices = self.raw_slices
-        slices.wanted = as_sent = (
-            guard is not None and not deselected and _checked_as_conformed(self.effective_schema)
-        )
+
+        def fits_as_sent() -> bool:  # for the schema in force now
+            return guard is not None and not deselected and _checked_as_conformed(self.effective_schema)
+
+        slices.wanted = as_sent = fits_as_sent()
 
         def render(records: list[dict]) -> list[bytes]:
             nonlocal conform, as_sent
             if guard is not None and guard.page(records):  # the schema widened (schema_contract)
                 conform = compile_conformer(self.effective_schema)
-                slices.wanted = as_sent = not deselected and _checked_as_conformed(self.effective_schema)
+                slices.wanted = as_sent = fits_as_sent()
             elif as_sent and (lines := slices.lines(records)) is not None:
                 return lines  # the page fits the schema it was checked against: conformance keeps it whole
             unmapped: list[str] = []
