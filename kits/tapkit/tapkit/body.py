@@ -31,6 +31,7 @@ if t.TYPE_CHECKING:
     import requests
 
     import keyguard
+    from tapkit.typed import TypedPages
 
 DECODER = msgspec.json.Decoder(float_hook=Decimal)
 # Decimals as JSON numbers with their digits, integers of any size, dates as ISO text.
@@ -79,9 +80,10 @@ class RawSlices:
 
     def __init__(self) -> None:
         self.wanted = False
+        self.typed: TypedPages | None = None  # reads a page into the schema's types (``tapkit.typed``)
         self._by_id: dict[int, bytes] = {}
 
-    def keep(self, records: list[dict], raw: list[bytes] | None) -> None:
+    def keep(self, records: t.Sequence[t.Any], raw: list[bytes] | None) -> None:
         self._by_id = dict(zip(map(id, records), raw, strict=True)) if raw is not None else {}
 
     def lines(self, records: list[dict]) -> list[bytes] | None:
@@ -175,6 +177,9 @@ class Envelope:
     def records(self, response: requests.Response) -> list[dict]:
         """The records of a response, or a ResponseError naming its request: never a silent zero."""
         content, content_type = response.content, response.headers.get("Content-Type")
+        typed = self._typed(content, content_type)
+        if typed is not None:
+            return typed
         try:
             decoded = decode_json(content, content_type, strict=self.strict)
         except NotJSONError as exc:
@@ -219,6 +224,23 @@ class Envelope:
                     f"{self._where(response)}: a record is not an object with primary key "
                     f"{self.primary_keys}: {self.redact.excerpt(ENCODER.encode(record).decode())}"
                 )
+        return records
+
+    def _typed(self, content: bytes, content_type: str | None) -> list | None:
+        """A plain UTF-8 page whose every record fits the schema, read into its types with the bytes each
+        came in (``tapkit.typed``), for a writer that sends records as they came; else None. Bytes of the
+        body outside the records are not read, so ``strict_decoding`` takes the usual way."""
+        slices = self.slices
+        if slices is None or not slices.wanted or slices.typed is None or self.strict:
+            return None
+        declared = charset_of(content_type)
+        if declared is not None and declared not in _UTF8:
+            return None
+        read = slices.typed.read(content)
+        if read is None:
+            return None
+        records, raw = read
+        slices.keep(records, raw)
         return records
 
     def _where(self, response: requests.Response) -> str:

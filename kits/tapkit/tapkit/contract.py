@@ -27,6 +27,7 @@ from singer_sdk.singerlib.messages import SchemaMessage
 from tapkit.drift import allow_nulls, covers, differences, example_of, infer, merge, type_name, types_of
 from tapkit.errors import TapkitError
 from tapkit.pagecheck import PageChecker
+from tapkit.typed import typed
 
 if t.TYPE_CHECKING:
     import logging
@@ -80,7 +81,7 @@ class SchemaGuard:
 
     def page(self, records: list[dict]) -> bool:
         """Apply the contract to a page before it is written; True when the stream's schema changed."""
-        if self._checker(records):
+        if typed(records) or self._checker(records):  # typed: read into the schema's types, so it fits
             return False
         schema = self.stream.effective_schema
         merged = schema

@@ -25,6 +25,7 @@ from tapkit import collector, handover
 from tapkit.body import RawSlices
 from tapkit.conform import compile_conformer
 from tapkit.contract import schema_guard
+from tapkit.typed import TypedPages, typed
 from tapkit.writer import FastSingerWriter, dumps_line, dumps_record
 
 if t.TYPE_CHECKING:
@@ -38,6 +39,7 @@ Page = tuple[list[dict], dict | None]  # a page's records, and the resume point 
 
 class PageWriter(RESTStream[int]):
     rest_tap: RestTap
+    data_selector: t.ClassVar[str]  # the top-level key of a page's records (``OffsetStream``)
     _batching = False  # in a BATCH sync, STATE goes out after each file, not after each page
 
     # -- what the stream supplies ---------------------------------------------------------------
@@ -102,15 +104,27 @@ class PageWriter(RESTStream[int]):
         def fits_as_sent() -> bool:  # for the schema in force now
             return guard is not None and not deselected and _checked_as_conformed(self.effective_schema)
 
-        slices.wanted = as_sent = fits_as_sent()
+        def as_sent_now() -> bool:  # and the reader of pages into the schema's types, when they go as sent
+            wanted = fits_as_sent()
+            slices.typed = (
+                TypedPages.of(self.effective_schema, self.data_selector, self.primary_keys)
+                if wanted
+                else None
+            )
+            slices.wanted = wanted
+            return wanted
+
+        as_sent = as_sent_now()
 
         def render(records: list[dict]) -> list[bytes]:
             nonlocal conform, as_sent
             if guard is not None and guard.page(records):  # the schema widened (schema_contract)
                 conform = compile_conformer(self.effective_schema)
-                slices.wanted = as_sent = fits_as_sent()
+                as_sent = as_sent_now()
             elif as_sent and (lines := slices.lines(records)) is not None:
                 return lines  # the page fits the schema it was checked against: conformance keeps it whole
+            if typed(records):  # read into the schema's types for its bytes, which are gone: never happens
+                raise RuntimeError(f"stream '{self.name}': a page read as sent lost its bytes")
             unmapped: list[str] = []
             if deselected:
                 records = [{k: v for k, v in r.items() if k not in deselected} for r in records]

@@ -17,6 +17,8 @@ from decimal import Decimal
 
 import orjson
 
+from tapkit.typed import TypedRecord
+
 Key = t.Callable[[dict], t.Any]
 
 
@@ -30,6 +32,8 @@ def _canonical(value: t.Any) -> t.Any:
 
 def record_digest(record: t.Any) -> str:
     """A digest of a record's whole content, stable across runs (it is kept in the state)."""
+    if isinstance(record, TypedRecord):  # read into the schema's types (tapkit.typed): the same content
+        record = record.as_builtins()
     try:
         data = orjson.dumps(record, default=_canonical, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
     except orjson.JSONEncodeError:  # an integer beyond 64 bits
