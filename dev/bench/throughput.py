@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from api_sandbox.launcher import SandboxProcess
+from bench.meltano_project import plugin_script
 from bench.procs import venv_script
 from bench.results import Report, Row, log, mb
 from bench.sizes import Sizes
@@ -70,7 +71,8 @@ def bench_tap_cpu(report: Report, sizes: Sizes, runs: int, tmp: Path) -> None:
     with SandboxProcess("projects", records=n) as sb:
         truth = sb.truth(resource)
         catalog = discover_catalog(tmp, sb.base_url, resource)
-        argv = [venv_script("tap-projects"), "--catalog", str(catalog), "--config"]
+        # the tap as meltano run starts it, from its plugin venv (meltano_project.plugin_script)
+        argv = [plugin_script("extractors", "tap-projects"), "--catalog", str(catalog), "--config"]
         evolve_cfg = write_config(tmp, "tp-evolve", base_url=sb.base_url)
         discard_cfg = write_config(tmp, "tp-discard", base_url=sb.base_url, schema_contract="discard_value")
         evolve = tap_system("our tap (schema_contract evolve)", [*argv, str(evolve_cfg)], resource)
