@@ -81,13 +81,23 @@ class RawSlices:
     def __init__(self) -> None:
         self.wanted = False
         self.typed: TypedPages | None = None  # reads a page into the schema's types (``tapkit.typed``)
-        self._by_id: dict[int, bytes] = {}
+        self._records: t.Sequence[t.Any] = ()
+        self._raw: list[bytes] = []
+        self._by_id: dict[int, bytes] | None = None  # made when first needed
 
     def keep(self, records: t.Sequence[t.Any], raw: list[bytes] | None) -> None:
-        self._by_id = dict(zip(map(id, records), raw, strict=True)) if raw is not None else {}
+        self._records, self._raw, self._by_id = (records, raw, None) if raw is not None else ((), [], None)
 
     def lines(self, records: list[dict]) -> list[bytes] | None:
         """The bytes of each of ``records`` (all from the page parsed last), or None if any has none."""
+        kept, start = self._records, len(self._records) - len(records)
+        # the usual case, the page less the records it re-reads (page_overlap): its tail, in order. A list
+        # of distinct records that starts at ``start`` and ends where the page ends, with as many records
+        # as that tail, is that tail.
+        if records and start >= 0 and kept[start] is records[0] and kept[-1] is records[-1]:
+            return self._raw[start:]
+        if self._by_id is None:
+            self._by_id = dict(zip(map(id, kept), self._raw, strict=True))
         found = list(map(self._by_id.get, map(id, records)))
         return None if None in found else t.cast("list[bytes]", found)
 

@@ -199,3 +199,20 @@ def test_a_record_read_typed_digests_as_its_dict(record: bytes) -> None:
     read = reader().read(content)
     assert read is not None
     assert record_digest(read[0][0]) == record_digest(DECODER.decode(content)["data"][0])
+
+
+def test_the_bytes_of_any_part_of_the_page_parsed_last() -> None:
+    from tapkit.body import RawSlices
+
+    records = [{"id": i} for i in range(5)]
+    raw = [b'{"id":%d}' % i for i in range(5)]
+    slices = RawSlices()
+    slices.keep(records, raw)
+    assert slices.lines(records) == raw
+    assert slices.lines(records[2:]) == raw[2:]  # the page less the records it re-reads
+    r = records
+    assert slices.lines([r[0], r[2], r[4]]) == [raw[0], raw[2], raw[4]]  # one a move put out of sight
+    assert slices.lines([r[3], r[4]]) == raw[3:]
+    assert slices.lines([r[1], r[4]]) == [raw[1], raw[4]]
+    assert slices.lines([r[4], {"id": 4}]) is None  # a record of no page parsed here
+    assert slices.lines([]) == []
