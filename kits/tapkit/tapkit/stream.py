@@ -259,6 +259,7 @@ class OffsetStream(PageWriter):
         gets copies, and the paginator compares the records as the API sent them."""
         guard = schema_guard(self)
         unshare = self._sdk_changes_records()
+        self.raw_slices.wanted, self.raw_slices.typed = False, None  # the SDK takes dicts, not bytes
         for records, resume in self.iter_pages(context):
             if guard is not None:
                 guard.page(records)  # a widened schema goes out before the page (schema_contract)
