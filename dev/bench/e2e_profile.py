@@ -95,7 +95,8 @@ class Sampler:
                     argv = [w.decode() for w in (entry / "cmdline").read_bytes().split(b"\0") if w]
                     if not argv:
                         continue
-                    self.role[pid] = _role(argv, self.sandbox, pid)
+                    # (a new backend's command line may still be the server's: its name says postgres)
+                    self.role[pid] = "postgres" if b"(postgres)" in raw else _role(argv, self.sandbox, pid)
             except (OSError, IndexError, ValueError):
                 continue
             if b"(postgres)" in raw and int(fields[1]) != self.postmaster:
