@@ -204,8 +204,10 @@ tap-crm --config tap.json | {name} --config target.json > state.json
   longer sends and of columns a user added; a stream whose key properties changed is refused on a table
   that holds rows merged on other keys, with one line.
 - **BATCH messages** (a tap's `batch_config`, JSON Lines, gzip or not, local files): the files go straight
-  to the database, never parsed in Python. Each file is removed once its load is committed, and when the
-  load fails; `batch_files_keep: true` keeps them.
+  to the database, never parsed in Python. Two consecutive files of a stream (up to 32 MB) make one load,
+  one transaction (DuckDB reads two files on two threads, one on one), and the STATE after them waits for
+  its commit. Each file is removed once its load is committed, and when the load fails;
+  `batch_files_keep: true` keeps them.
 - **Bad input** (a RECORD before its SCHEMA, a value its column cannot hold, a missing key, a lost
   connection): one line naming the stream and the record's key, exit 1, nothing of the batch committed.
   A malformed SCHEMA (a property that is not an object, `properties` not an object, a `type` naming no
