@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -124,3 +125,27 @@ def only_error(result: subprocess.CompletedProcess[str], loader: Loader) -> str:
     found = error_lines(result, loader.name)
     assert len(found) == 1, output(result)
     return found[0]
+
+
+def first_state_after_a_wait(
+    proc: subprocess.Popen[str], before: str, after: str, seen: Any, wait: float = 1.5
+) -> tuple[str, Any]:
+    """Write ``before``, wait past batch_wait_limit_seconds, write ``after``; the first line the loader
+    writes (a STATE) and ``seen()`` read the moment it came out; then the loader's end (killed if it
+    hangs)."""
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        proc.stdin.write(before)
+        proc.stdin.flush()
+        time.sleep(wait)
+        proc.stdin.write(after)
+        proc.stdin.flush()
+        first_state = proc.stdout.readline()
+        rows = seen()
+        proc.stdin.close()
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return first_state, rows

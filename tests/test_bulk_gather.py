@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from bulk import Loader, lines, output, record, schema, state
+from bulk import Loader, first_state_after_a_wait, lines, output, record, schema, state
 
 PROPS = {"id": {"type": "integer"}, "name": {"type": ["string", "null"]}}
 
@@ -92,24 +91,24 @@ def test_a_gathered_file_is_committed_before_the_state_after_it(
     after it appears only once its rows can be read from another connection."""
     loader = Loader("postgres", tmp_path, request.getfixturevalue("pg_database"))
     proc = loader.start(batch_wait_limit_seconds=1)
-    assert proc.stdin is not None and proc.stdout is not None
-    try:
-        proc.stdin.write(lines([schema("items", PROPS), batch_file(tmp_path / "b", "one", [{"id": 7}])]))
-        proc.stdin.write(lines([state(items={"offset": 1})]))
-        proc.stdin.flush()
-        time.sleep(1.5)  # older than batch_wait_limit_seconds
-        proc.stdin.write(lines([schema("other", PROPS), record("other", id=1)]))
-        proc.stdin.flush()
-        first_state = proc.stdout.readline()
+
+    def seen() -> int:
         rows = loader.query("SELECT count(*) FROM information_schema.tables WHERE table_name = 'items'")
-        seen = loader.query('SELECT count(*) FROM "proof"."items"')[0][0] if rows[0][0] else 0
-        proc.stdin.close()
-        proc.wait(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        return loader.query('SELECT count(*) FROM "proof"."items"')[0][0] if rows[0][0] else 0
+
+    first_state, seen_rows = first_state_after_a_wait(
+        proc,
+        lines(
+            [
+                schema("items", PROPS),
+                batch_file(tmp_path / "b", "one", [{"id": 7}]),
+                state(items={"offset": 1}),
+            ]
+        ),
+        lines([schema("other", PROPS), record("other", id=1)]),
+        seen,
+    )
     assert json.loads(first_state) == {"bookmarks": {"items": {"offset": 1}}}
-    assert seen == 1, "the STATE after the BATCH file came out before the file's rows were committed"
+    assert seen_rows == 1, "the STATE after the BATCH file came out before the file's rows were committed"
     assert proc.returncode == 0
     assert loader.ids("items") == [7] and loader.ids("other") == [1]

@@ -18,7 +18,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bulk import BIN, PLAIN_PROPS, Loader, lines, only_error, output, record, schema, state
+from bulk import (
+    BIN,
+    PLAIN_PROPS,
+    Loader,
+    first_state_after_a_wait,
+    lines,
+    only_error,
+    output,
+    record,
+    schema,
+    state,
+)
 
 PROPS = {
     **PLAIN_PROPS,
@@ -367,25 +378,19 @@ def test_state_comes_out_only_after_its_rows_are_committed(
 
     loader = Loader("postgres", tmp_path, request.getfixturevalue("pg_database"))
     proc = loader.start(batch_wait_limit_seconds=1)
-    assert proc.stdin is not None and proc.stdout is not None
-    try:
-        proc.stdin.write(lines([schema("items", PROPS), *(item(i) for i in range(1, 3001))]))
-        proc.stdin.write(lines([state(items={"offset": 3000})]))
-        proc.stdin.flush()
-        time.sleep(1.5)  # older than batch_wait_limit_seconds: the next message drains every stream
-        proc.stdin.write(lines([item(3001)]))
-        proc.stdin.flush()
-        first_state = proc.stdout.readline()
+
+    def seen() -> int:
         try:
-            (seen,) = loader.query('SELECT count(*) FROM "proof"."items"')[0]
+            return int(loader.query('SELECT count(*) FROM "proof"."items"')[0][0])
         except psycopg2.errors.UndefinedTable:
-            seen = 0  # not even the table yet
-        proc.stdin.close()
-        proc.wait(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+            return 0  # not even the table yet
+
+    first_state, seen_rows = first_state_after_a_wait(
+        proc,
+        lines([schema("items", PROPS), *(item(i) for i in range(1, 3001)), state(items={"offset": 3000})]),
+        lines([item(3001)]),  # after batch_wait_limit_seconds: the next message drains every stream
+        seen,
+    )
     assert json.loads(first_state) == {"bookmarks": {"items": {"offset": 3000}}}
-    assert seen >= 3000, f"the STATE came out when only {seen} of its 3000 rows were committed"
+    assert seen_rows >= 3000, f"the STATE came out when only {seen_rows} of its 3000 rows were committed"
     assert proc.returncode == 0
