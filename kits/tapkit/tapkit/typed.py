@@ -54,10 +54,12 @@ def _object(schema: Schema, required: t.Sequence[str], base: type[msgspec.Struct
     props = schema.get("properties")
     if not isinstance(props, dict):
         return dict  # any object, its values unchecked (the page check reads them the same way)
-    if schema.get("additionalProperties") and any(map(types_of, map(_as_schema, props.values()))):
-        raise _Unsupported  # typed properties among others the schema allows: unknown keys would be skipped
     if schema.get("additionalProperties"):
+        if any(map(types_of, map(_as_schema, props.values()))):
+            raise _Unsupported  # typed properties among others allowed: unknown keys would be skipped
         return dict
+    if any(name not in props for name in required):
+        raise _Unsupported  # a key the schema does not declare: every record would fail
     fields: list[tuple[str, t.Any] | tuple[str, t.Any, t.Any]] = []
     rename: dict[str, str] = {}
     attrs: dict[str, str] = {}
@@ -66,9 +68,6 @@ def _object(schema: Schema, required: t.Sequence[str], base: type[msgspec.Struct
         rename[attr], attrs[name] = name, attr
         kind = _type_of(sub)
         fields.append((attr, kind) if name in required else (attr, kind | msgspec.UnsetType, msgspec.UNSET))
-    if any(name not in props for name in required):
-        raise _Unsupported  # a key the schema does not declare: every record would fail
-    fields.sort(key=lambda f: len(f) == 3)  # required first (keyword-only either way)
     return msgspec.defstruct(
         "Record", fields, bases=(base,), rename=rename, namespace={"_attrs": attrs}, kw_only=True
     )
