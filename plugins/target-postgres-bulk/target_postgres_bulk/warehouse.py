@@ -76,6 +76,38 @@ ISO_PREFIX = {
     Kind.DATE: "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",  # a date alone: the server would drop a time after it
     Kind.TIME: "^[0-9]{2}:[0-9]{2}(?!:60)(?!.*[+-](?!00(:?00)?$)[0-9])" + _EXACT,
 }
+# The same rules for date-times and dates without a regular expression in the common case (PostgreSQL's
+# cost about 2 µs a value, most of a batch's check): the date as LIKE and ltrim see it, a regex only for a
+# value that LIKE finds holding ':60' or a fraction of 7 characters or more. ISO_PREFIX stays the rule
+# (and is used as it is for times); a test holds these to it, value for value.
+_ISO_DATE = (
+    "({t} LIKE '____-__-__%' "
+    "AND ltrim(substr({t}, 1, 4) || substr({t}, 6, 2) || substr({t}, 9, 2), {d}) = '')"
+)
+_LEAP_SECOND = r"^.{10}[T ][0-9]{2}:[0-9]{2}:60"
+_PAST_MICROSECONDS = r"\.[0-9]{6}0*[1-9]"
+
+
+def iso_wrong(kind: Kind, text: sql.Composable) -> sql.Composable:
+    """SQL true for the text of a JSON string (`text`, not null) that a column of `kind` refuses."""
+    if kind is Kind.TIMESTAMP:
+        return sql.SQL(
+            "(NOT "
+            + _ISO_DATE
+            + " OR ({t} LIKE '%:60%' AND {t} ~ {leap}) OR ({t} LIKE '%._______%' AND {t} ~ {frac}))"
+        ).format(
+            t=text,
+            d=sql.Literal("0123456789"),
+            leap=sql.Literal(_LEAP_SECOND),
+            frac=sql.Literal(_PAST_MICROSECONDS),
+        )
+    if kind is Kind.DATE:
+        return sql.SQL("(NOT " + _ISO_DATE + " OR length({t}) <> 10)").format(
+            t=text, d=sql.Literal("0123456789")
+        )
+    return sql.SQL("({t} !~ {p})").format(t=text, p=sql.Literal(ISO_PREFIX[kind]))
+
+
 # Why a date-time or time the server could read is still refused, for the error line.
 ISO_RULE = {
     Kind.TIMESTAMP: "an ISO 8601 date-time, at most 6 fractional digits, no leap second",
@@ -511,13 +543,14 @@ class PostgresWarehouse(Warehouse):
                 continue
             value = sql.SQL("(data -> {})").format(sql.Literal(column.name))
             wrong = sql.SQL("jsonb_typeof({v}) NOT IN ('null', {t})").format(v=value, t=sql.Literal(accepted))
-            if column.kind is Kind.INTEGER:
-                wrong += sql.SQL(" OR (jsonb_typeof({v}) = 'number' AND {v}::text !~ '^-?[0-9]+$')").format(
+            if column.kind is Kind.INTEGER:  # jsonb writes a number without exponent: 1e2 as 100, 1.0 as 1.0
+                wrong += sql.SQL(" OR (jsonb_typeof({v}) = 'number' AND strpos({v}::text, '.') > 0)").format(
                     v=value
                 )
             if column.kind in ISO_PREFIX:
-                wrong += sql.SQL(" OR (jsonb_typeof({v}) = 'string' AND ({v} #>> '{{}}') !~ {p})").format(
-                    v=value, p=sql.Literal(ISO_PREFIX[column.kind])
+                text = sql.SQL("(data ->> {})").format(sql.Literal(column.name))
+                wrong += sql.SQL(" OR (jsonb_typeof({v}) = 'string' AND {w})").format(
+                    v=value, w=iso_wrong(column.kind, text)
                 )
             checks.append(sql.SQL("WHEN {} THEN {}").format(wrong, sql.Literal(column.name)))
         if not checks:
