@@ -30,7 +30,7 @@ from warehouse import postgres_execute
 
 from loaderkit import Batch, BatchFile, Column, Kind, LoadError, Table
 from loaderkit.warehouse import table_for
-from target_postgres_bulk.warehouse import PostgresWarehouse
+from target_postgres_bulk.warehouse import ISO_PREFIX, PostgresWarehouse, iso_wrong
 
 SECRET = "Pw-9f3c1e77-never-printed"
 
@@ -621,18 +621,10 @@ ISO_TEXTS = [
 def test_the_fast_date_checks_refuse_what_the_rule_refuses(pg_database: str, kind: Kind) -> None:
     """The LIKE-and-ltrim check of dates and date-times (PostgreSQL's regexes cost 2 µs a value) refuses
     exactly the texts ISO_PREFIX's regex refuses, over the server's own operators."""
-    from target_postgres_bulk.warehouse import ISO_PREFIX, iso_wrong
-
-    con = psycopg2.connect(pg_database)
-    try:
-        with con.cursor() as cur:
-            query = sql.SQL("SELECT t, {} AS fast, t !~ {} AS rule FROM unnest({}::text[]) AS t").format(
-                iso_wrong(kind, sql.Identifier("t")), sql.Literal(ISO_PREFIX[kind]), sql.Literal(ISO_TEXTS)
-            )
-            cur.execute(query)  # no parameters: the LIKE patterns' % stay as they are
-            rows = cur.fetchall()
-    finally:
-        con.close()
+    query = sql.SQL("SELECT t, {} AS fast, t !~ {} AS rule FROM unnest({}::text[]) AS t").format(
+        iso_wrong(kind, sql.Identifier("t")), sql.Literal(ISO_PREFIX[kind]), sql.Literal(ISO_TEXTS)
+    )
+    rows = postgres_execute(pg_database, query)  # no parameters: the LIKE patterns' % stay as they are
     assert len(rows) == len(ISO_TEXTS)
     assert [(t, fast) for t, fast, _ in rows] == [(t, rule) for t, _, rule in rows]
     assert {rule for *_, rule in rows} == {True, False}  # both outcomes met

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
+
+if TYPE_CHECKING:
+    from psycopg2.sql import Composable
 
 
 def _quote(name: str) -> str:
@@ -172,7 +175,7 @@ def duckdb_execute(python: str | Path, path: str | Path, *statements: str) -> li
     return [tuple(r) for r in json.loads(done.stdout)]
 
 
-def postgres_execute(dsn: str, *statements: str) -> list[tuple]:
+def postgres_execute(dsn: str, *statements: str | Composable) -> list[tuple]:
     import psycopg2
 
     con = psycopg2.connect(dsn)
