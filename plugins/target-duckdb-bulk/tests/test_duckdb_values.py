@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -266,3 +268,57 @@ def test_a_merge_keeps_columns_the_stream_no_longer_sends_and_columns_a_user_add
         (2, "b", "o2", "m2"),
         (3, "c", None, None),
     ]
+
+
+# -- 6. a failure after the commit says the rows are committed, and they are -----------------------------
+
+# Loads one batch with a connection whose CHECKPOINT fails as a full disk makes it fail (the disk cannot be
+# made to fill between COMMIT and CHECKPOINT on purpose), prints the error, and dies without closing the
+# file (closing would checkpoint): what the table holds is then what DuckDB replays from its log.
+_CHECKPOINT_FAILS = """
+import json, logging, os, sys
+import duckdb
+from loaderkit.warehouse import Batch, BatchFile, table_for
+from target_duckdb_bulk.warehouse import DuckDBWarehouse
+
+class FailingCheckpoint:
+    def __init__(self, con):
+        self._con = con
+    def execute(self, sql, *args):
+        if sql.strip().upper() == "CHECKPOINT":
+            raise duckdb.IOException("Could not write file: No space left on device")
+        return self._con.execute(sql, *args)
+    def __getattr__(self, name):
+        return getattr(self._con, name)
+
+path, spool = sys.argv[1:]
+warehouse = DuckDBWarehouse({"filepath": path}, logging.getLogger("test"))
+table = table_for("items", {"properties": {"id": {"type": "integer"}}}, ["id"], "proof", "main")
+warehouse.prepare(table)
+warehouse.con.execute("CHECKPOINT")  # the table itself is in the file; the batch is not
+warehouse._con = FailingCheckpoint(warehouse.con)
+try:
+    warehouse.load(table, Batch([BatchFile(spool)], what="the batch"))
+except Exception as exc:
+    print(type(exc).__name__, exc, flush=True)
+os._exit(3)
+"""
+
+
+def test_a_checkpoint_that_fails_after_the_commit_says_the_rows_are_committed(db: Db) -> None:
+    spool = db.dir / "batch.jsonl"
+    spool.write_text("".join(json.dumps({"id": i}) + "\n" for i in range(1, 101)))
+    done = subprocess.run(
+        [sys.executable, "-c", _CHECKPOINT_FAILS, str(db.path), str(spool)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 3, done.stderr
+    assert done.stdout.strip() == (
+        'CommittedLoadError stream \'items\': loading the batch into "proof"."items": the 100 rows are '
+        "committed (in DuckDB's write-ahead log, replayed when the file is next opened), but writing them "
+        "into the database file failed: Could not write file: No space left on device"
+    ), done.stdout + done.stderr
+    assert Path(f"{db.path}.wal").exists(), "the batch was meant to be only in the write-ahead log"
+    assert db.query("SELECT count(*), min(id), max(id) FROM proof.items") == [(100, 1, 100)]
