@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
+# Benchmark 6's row for the taps' own way of reading a page (dev/bench/decoding.py).
+TAPS = "after, the taps' way: read into the schema (msgspec), bytes as they came"
 
 
 def test_small_bench_completes_and_loses_nothing(tmp_path: Path) -> None:
@@ -78,5 +80,5 @@ def test_small_bench_completes_and_loses_nothing(tmp_path: Path) -> None:
     # pipeline's tap and loader where Meltano's plugins are installed).
     assert len(report["targets"]) in (16, 17, 18, 19), detail
     decoding = {r["system"] for r in report["rows"] if r["benchmark"].startswith("6. decoding")}
-    assert {"before: orjson (doubles)", "after: msgspec (exact decimals, big integers)"} <= decoding, detail
+    assert {"before: orjson (doubles)", TAPS} <= decoding, detail
     assert "| benchmark" in result.stdout
