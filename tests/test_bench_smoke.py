@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bench.decoding import TAPS  # benchmark 6's row for the taps' own way of reading a page
+
 REPO = Path(__file__).resolve().parents[1]
-# Benchmark 6's row for the taps' own way of reading a page (dev/bench/decoding.py).
-TAPS = "after, the taps' way: read into the schema (msgspec), bytes as they came"
 
 
 def test_small_bench_completes_and_loses_nothing(tmp_path: Path) -> None:

@@ -49,9 +49,9 @@ def _taps_way() -> t.Callable[[bytes], list[bytes]]:
     assert pages is not None, f"the {RESOURCE} schema is not read the typed way"
 
     def read(body: bytes) -> list[bytes]:
-        read = pages.read(body)
-        assert read is not None, "a page of the sandbox does not fit the stream's schema"
-        return read[1]
+        records = pages.read(body)
+        assert records is not None, "a page of the sandbox does not fit the stream's schema"
+        return records[1]
 
     return read
 

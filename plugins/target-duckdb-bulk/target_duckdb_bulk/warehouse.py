@@ -424,8 +424,8 @@ class DuckDBWarehouse(Warehouse):
         # Each JSON column's text, cast once (`t0`, `t1`, ..).
         texts = "".join(f", {self._field('v', c.name)}::VARCHAR AS t{i}" for i, c in enumerate(json_columns))
         if json_columns:
-            at_risk = literal(NUMBER_AT_RISK)
-            digits = " OR ".join(f"regexp_matches(t{i}, {at_risk})" for i in range(len(json_columns)))
+            pattern = literal(NUMBER_AT_RISK)
+            at_risk = " OR ".join(f"regexp_matches(t{i}, {pattern})" for i in range(len(json_columns)))
             has_mark = f"contains(line, {literal(MARK_ESCAPE)})"
             marked = (
                 f"replace(replace(replace(regexp_replace(line, {literal(NUMBER_TOKEN)}, "
@@ -433,12 +433,12 @@ class DuckDBWarehouse(Warehouse):
                 f"'\"' || {literal(MARK_ESCAPE)}), chr(3), '\"')"
             )
             exact_sql = (
-                f"CASE WHEN ({digits}) AND NOT {has_mark} THEN from_json({marked}, {literal(exact)}) END"
+                f"CASE WHEN ({at_risk}) AND NOT {has_mark} THEN from_json({marked}, {literal(exact)}) END"
             )
             # A key repeated inside a JSON column (DuckDB's JSON functions read its first value, JSON's
             # rule is the last): Python stages such lines again, as lines with a key repeated at the top.
             nested = " OR ".join(_nested_repeat(f"t{i}") for i in range(len(json_columns)))
-            fix = f"CASE WHEN {repeated} OR {nested} OR (({digits}) AND {has_mark}) THEN line END"
+            fix = f"CASE WHEN {repeated} OR {nested} OR (({at_risk}) AND {has_mark}) THEN line END"
             fields = ", ".join(
                 f"{self.quote(f'j{i}')} := regexp_replace({self._field('e', c.name)}::VARCHAR, "
                 f"{literal(UNMARK)}, '\\1', 'g')"

@@ -299,7 +299,7 @@ def test_a_merge_keeps_columns_the_stream_no_longer_sends_and_columns_a_user_add
 # made to fill between COMMIT and CHECKPOINT on purpose), prints the error, and dies without closing the
 # file (closing would checkpoint): what the table holds is then what DuckDB replays from its log.
 _CHECKPOINT_FAILS = """
-import json, logging, os, sys
+import logging, os, sys
 import duckdb
 from loaderkit.warehouse import Batch, BatchFile, table_for
 from target_duckdb_bulk.warehouse import DuckDBWarehouse
