@@ -72,10 +72,19 @@ def test_max_pages_stops_a_stream_that_goes_on():
 
 
 def test_a_fatal_error_stops_every_page_in_flight_at_once():
-    # The first two pages arrive; then every page answers 429 "come back in 60 s" except one, a 404.
+    # The first two pages arrive; then every page answers 429 "come back in 60 s" except one, a 404. The
+    # 429s take 0.5 s to answer, so the 404 comes while they are in flight, whatever order the pages go
+    # out in (answered at once, a 429 would make the tap hold its next pages back for 60 s first).
     faults = [
         Fault(kind="status", status=404, path="/v1/tasks", on_requests={5}),
-        Fault(kind="status", status=429, retry_after="60", path="/v1/tasks", on_requests=range(3, 200)),
+        Fault(
+            kind="status",
+            status=429,
+            retry_after="60",
+            delay_s=0.5,
+            path="/v1/tasks",
+            on_requests=range(3, 200),
+        ),
     ]
     with run_sandbox("crm", records=400, faults=faults) as sb:
         started = time.time()

@@ -82,7 +82,7 @@ class Fault:
     seed: int = 0
     retry_after: str | None = None  # Retry-After header value in seconds
     retry_after_date: float | None = None  # Retry-After as an HTTP date this many seconds ahead
-    delay_s: float | None = None  # "slow": seconds before the response (0); "trickle": seconds a byte (1)
+    delay_s: float | None = None  # "slow", "status": seconds before the response (0); "trickle": a byte (1)
     variant: str = "items"  # kind="no_selector": "items" or "error"; kind="trickle": "head" trickles the head
     charset: str | None = None  # "charset": the encoding of the body and of the Content-Type parameter
     name: str | None = None  # "field": the field; "bad_byte", "huge": the string field to hit

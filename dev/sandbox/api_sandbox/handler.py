@@ -79,6 +79,8 @@ class ApiRequest:
 
 def _answer_status(fault: Fault, req: ApiRequest) -> Response:
     assert fault.status is not None
+    if fault.delay_s:
+        time.sleep(fault.delay_s)  # an error that takes its time: other requests are in flight meanwhile
     resp = Response(fault.status, error_body(fault.status, "injected fault"))
     if fault.retry_after is not None:
         resp.headers["Retry-After"] = fault.retry_after
