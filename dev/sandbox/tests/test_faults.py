@@ -93,6 +93,19 @@ def test_slow() -> None:
             get(sb, "/v1/tasks", timeout=0.2)
 
 
+def test_a_status_fault_with_a_delay_answers_after_it() -> None:
+    fault = parse_fault_spec("429,retry_after=60,delay=0.4,count=1")
+    assert fault == Fault(kind="status", status=429, retry_after="60", delay_s=0.4, count=1)
+    with run_sandbox("crm", faults=[fault]) as sb:
+        t0 = time.perf_counter()
+        r = get(sb, "/v1/tasks")
+        slow = time.perf_counter() - t0
+        assert r.status_code == 429 and r.headers["Retry-After"] == "60"
+        t0 = time.perf_counter()
+        assert get(sb, "/v1/tasks").status_code == 200
+        assert slow >= 0.4 and time.perf_counter() - t0 < slow
+
+
 def test_drop_mid_body() -> None:
     with run_sandbox("crm", faults=[Fault(kind="drop", count=1, path="/v1/tasks")]) as sb:
         url = urlsplit(sb.root_url)
