@@ -557,6 +557,9 @@ VALUE_CASES = [
     ("integer", {"type": "integer"}, "5", "5"),
     ("integer", {"type": "integer"}, '"5"', REFUSED),
     ("integer", {"type": "integer"}, "5.0", REFUSED),
+    ("integer", {"type": "integer"}, "-1.5", REFUSED),
+    ("integer", {"type": "integer"}, "1e2", "100"),
+    ("integer", {"type": "integer"}, "9223372036854775808", REFUSED),
     ("integer", {"type": "integer"}, "true", REFUSED),
     ("integer", {"type": "integer"}, "1e30", REFUSED),
     ("number", {"type": "number"}, '"12.5"', REFUSED),
@@ -587,6 +590,7 @@ def test_each_value_is_kept_or_refused_never_coerced(
             _load(warehouse, tmp_path, f"v{i}", props, f'{{"id": 1, "v": {value}}}')
         except LoadError as refused:
             assert f"stream 'v{i}'" in str(refused) and "id=1" in str(refused), (name, value, refused)
+            assert "property 'v'" in str(refused), (name, value, refused)
             outcomes.append(REFUSED)
             continue
         with warehouse.con.cursor() as cur:
