@@ -603,6 +603,22 @@ def test_each_value_is_kept_or_refused_never_coerced(
     ]
 
 
+def test_the_value_check_of_a_wide_record_fits_the_servers_select_lists(loader: Loader) -> None:
+    """900 date-time columns (as many as a page holds) take 1,800 entries in the check's select lists,
+    past the 1,664 one list holds: they load, and a wrong value in the last one is refused by name."""
+    props = {"id": {"type": "integer"}, **{f"t{i}": DT for i in range(900)}}
+    values = {f"t{i}": "2024-01-01T00:00:00Z" for i in range(900)}
+    assert (r := loader.run([schema("wide", props), record("wide", id=1, **values)])).returncode == 0, output(
+        r
+    )
+    assert loader.ids("wide") == [1]
+    line = only_error(
+        loader.run([schema("wide", props), record("wide", id=2, **(values | {"t899": "now"}))]), loader
+    )
+    assert "record id=2" in line and "property 't899'" in line and "date-time" in line, line
+    assert loader.ids("wide") == [1]
+
+
 def test_a_key_repeated_in_one_record_keeps_the_last(loader: Loader) -> None:
     props = {"id": {"type": "integer"}, "s": {"type": "string"}}
     line = '{"type": "RECORD", "stream": "dup", "record": {"id": 1, "s": "first", "s": "last"}}'
