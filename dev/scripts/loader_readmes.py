@@ -29,8 +29,9 @@ JSON_SCHEMA = {
 POSTGRES_RULES = """\
 ### What each column accepts (PostgreSQL)
 
-Checked set-wise in the server before the merge; a value that does not fit refuses the batch with one line
-naming the stream, the record's key, the property and the value. Nothing is coerced.
+Checked set-wise in the server before the merge (an integer's fraction or range by `bigint`'s own input,
+in the merge); a value that does not fit refuses the batch with one line naming the stream, the record's
+key, the property and the value, and nothing of the batch is committed. Nothing is coerced.
 
 | JSON schema | accepts | refused (examples) |
 |:--|:--|:--|
