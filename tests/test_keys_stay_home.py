@@ -188,3 +188,16 @@ def test_requests_go_through_the_proxy_the_environment_names(scheme, tls, monkey
     else:
         assert any("/v1/tasks" in (e["url"] or "") for e in log)
     assert time.time() - started < 120
+
+
+def test_no_proxy_keeps_the_requests_off_the_proxy(monkeypatch):
+    """NO_PROXY naming the API's host: the pages go straight to it, none through the proxy (the page
+    client gives requests its proxies, so requests does not read the environment per send; the
+    environment still decides, through the transport's own reading of it)."""
+    with run_sandbox("crm", records=30) as sb, run_proxy() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        run = run_tap("tap-crm", tap_config(sb.base_url))
+        assert run.returncode == 0, run.stderr[-3000:]
+        assert run.ids("tasks") == sb.truth("tasks")
+        assert proxy.log() == []

@@ -70,7 +70,12 @@ class PageClient:
     def _attempt(self, prepared: requests.PreparedRequest) -> requests.Response:
         """One attempt, whole within the timeout, redirects within the API's origin; the status sorted."""
         try:
-            response = self.session.send(prepared, timeout=self.timeout, allow_redirects=False)
+            # proxies given: requests would otherwise read the whole environment for them on every send
+            # (140 µs a request with 40 variables, more under Meltano); the OriginAdapter merges the
+            # environment's, read once per origin, under the session's own.
+            response = self.session.send(
+                prepared, timeout=self.timeout, allow_redirects=False, proxies=dict(self.session.proxies)
+            )
         except RedirectRefused as exc:
             raise ResponseError(f"{self.describe(prepared)}: {exc}") from None
         self._sort_status(response)

@@ -11,6 +11,7 @@ import sys
 import typing as t
 
 from singer_sdk.singerlib.encoding.base import GenericSingerWriter
+from singer_sdk.singerlib.messages import StateMessage
 
 from tapkit.body import ENCODER
 
@@ -49,6 +50,13 @@ class FastSingerWriter(GenericSingerWriter[bytes, "Message"]):
         self.on_signal: t.Callable[[int], None] | None = None
 
     def serialize_message(self, message: Message) -> bytes:
+        # A STATE message is the state as it is: ``to_dict`` (dataclasses.asdict) copies the whole state
+        # deeply first, which with a page's look-back in it was a sixth of the CPU a page of 100 records
+        # costs (benchmark 2). The line is the same: asdict leaves a state's dicts and lists as they are
+        # and drops only a top-level null.
+        if type(message) is StateMessage:
+            value = message.value
+            return dumps_line({"type": "STATE"} if value is None else {"type": "STATE", "value": value})
         return dumps_line(message.to_dict())
 
     def write_message(self, message: Message) -> None:

@@ -139,3 +139,25 @@ def test_records_without_primary_key_are_refused(records):
     response.request = requests.Request("GET", "https://api.example.com/v1/tasks").prepare()
     with pytest.raises(ResponseError, match="not an object with primary key"):
         stream.extract_records(response)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        {},
+        {"bookmarks": {"jobs": {"resume": {"offset": 2000, "tail": [["k", 1], ["k", 2]]}}}},
+        {"bookmarks": {"a": {"x": None, "t": (1, 2.5, "z"), "at": datetime(2024, 1, 2, tzinfo=UTC)}}},
+        {"currently_syncing": None, "bookmarks": {"é": {"replication_key_value": "2024-01-01T00:00:00Z"}}},
+    ],
+)
+def test_state_line_is_the_sdks(value):
+    """FastSingerWriter writes STATE without the SDK's deep copy (dataclasses.asdict): the same bytes."""
+    from singer_sdk.singerlib.messages import StateMessage
+
+    from tapkit.writer import FastSingerWriter, dumps_line
+
+    message = StateMessage(value=value)
+    line = FastSingerWriter().serialize_message(message)
+    assert line == dumps_line(message.to_dict())
+    assert json.loads(line)["type"] == "STATE"
